@@ -87,7 +87,11 @@ def read_mbox(path: str) -> Series:
     box = mailbox.mbox(path, factory=lambda f: email.message_from_binary_file(f, policy=email.policy.default), create=False)
     found = {}
     total: Optional[int] = None
-    for msg in box:
+    try:
+        messages = list(box)
+    finally:
+        box.close()
+    for msg in messages:
         subject = " ".join(str(msg.get("Subject", "")).split())
         if re.match(r"^\s*(re|aw|fwd?)\s*:", subject, re.I):
             continue

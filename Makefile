@@ -1,0 +1,61 @@
+# SPDX-License-Identifier: GPL-2.0
+# zsgate: the gate for the zsmalloc free-path series. `make help` lists what is here.
+
+KDIR         ?=
+SERIES       ?=
+ARCHS        ?= um x86_64
+JOBS         ?= $(shell nproc)
+ZSGATE_CACHE ?= $(HOME)/.cache/zsgate
+OUT          ?= $(CURDIR)/out
+DEBUG        ?=
+export KDIR SERIES ARCHS JOBS ZSGATE_CACHE OUT DEBUG
+
+.PHONY: help gate check kunit test-tools selftests kselftest-tar deps source clean distclean
+
+help:
+	@echo 'zsgate targets:'
+	@echo '  gate           the main job: source -> base/patched trees -> KUnit (ARCHS) -> verdict'
+	@echo '  check          the project'"'"'s own tests: tooling unit tests, the gate, host selftests'
+	@echo '  kunit          KUnit only, for ARCHS x (base, patched); DEBUG=1 for KASAN/lockdep'
+	@echo '  test-tools     unit tests of the ci/ tooling (seconds, no kernel build)'
+	@echo '  selftests      zram_free/zswap_free kselftests on the running kernel (root)'
+	@echo '  kselftest-tar  a run_kselftest.sh tarball with both collections, into OUT'
+	@echo '  deps           install the Debian packages zsgate needs (root)'
+	@echo '  source         fetch/unpack the kernel source and print where it is'
+	@echo '  clean          remove out/;  distclean: also the cache (ZSGATE_CACHE)'
+	@echo 'variables:'
+	@echo '  KDIR=<tree>          gate an existing kernel tree (read-only) instead of Debian'"'"'s linux-source-7.3'
+	@echo '  SERIES=<dir|mbox>    revision to gate: quilt dir with a series file, a b4 mbox, or none'
+	@echo '                       (default: series/deferred-free, the project'"'"'s Part B)'
+	@echo '  ARCHS="um x86_64"    KUnit arches;  JOBS=$(JOBS);  DEBUG=1 debug kernels'
+	@echo '  ZSGATE_CACHE=$(ZSGATE_CACHE)  OUT=$(OUT)'
+
+gate:
+	ci/gate
+
+kunit:
+	ci/gate
+
+check:
+	ci/check
+
+test-tools:
+	python3 -m unittest discover -s ci/tests -t ci
+
+selftests:
+	ci/selftests $(if $(QUICK),--quick)
+
+kselftest-tar:
+	ci/kselftest-tar
+
+deps:
+	ci/deps
+
+source:
+	ci/source
+
+clean:
+	rm -rf $(OUT)
+
+distclean: clean
+	rm -rf $(ZSGATE_CACHE)
