@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * swapfree.h - helpers shared by the zram_free and zswap_free kselftests.
+ *
+ * What lives here: swap setup on our own zram device / our own backing swap
+ * with zswap enabled, guaranteed restore (a guardian process, see below),
+ * patterned fill + verify, MADV_PAGEOUT + pagemap check, worker processes
+ * released together, CLOCK_MONOTONIC statistics, zram mm_stat / zswap pool
+ * readers, the Part B "deferred" counters and a kernel-log splat scan.
+ *
+ * Environment knobs (read once by zsf_env_load()):
+ *   ZSGATE_QUICK=1        small sizes (size/4, at least 16 MB), 2 rounds,
+ *                         short race runs: for a host check / `make check`.
+ *   ZSGATE_ROUNDS=R       rounds per timed case (default: munmap 5,
+ *                         teardown and return rate 3; quick 2).
+ *   ZSGATE_SIZES_MB=a,b   only these munmap sizes run (others SKIP, naming
+ *                         the knob); sizes are the nominal variant sizes.
+ *   ZSGATE_RACE_S=S       seconds per race test (default 5, quick 2).
+ *   ZSGATE_SWAPDIR=dir    where zswap_free puts its backing swap file
+ *                         (default /var/tmp, else /tmp); a loop device over
+ *                         a sparse file is used when the fs refuses swapfiles.
+ *   ZSGATE_STATE_DIR=dir  guardian state files (default /run/zsgate).
+ *
+ * Machine-readable figures: one line per figure on stdout,
+ *   # zsgate: backend=<zram|zswap> case=<name> key=value ...
+ * keys (all integers unless noted, a key absent when it does not apply):
+ *   size_mb   MB per process as actually run (after ZSGATE_QUICK scaling)
+ *   procs     processes released together
+ *   rounds    rounds the statistics are over
+ *   median_us p10_us p90_us  per-release time (munmap() call, or exit until
+ *             the parent sees the process gone), over rounds x procs samples
+ *   wall_us   median over rounds of first release start -> last release end
+ *   cpu_us    median CPU time of the munmap() call (CLOCK_THREAD_CPUTIME_ID)
+ *   freed_kb  compressed bytes expected back (pool growth of the test) / 1024
+ *   ret50_ms ret90_ms              pool usage (zram mem_used_total, zswap
+ *             pool_total_size) back by 50 % / 90 % of freed_kb, from release
+ *             (decimal, -1 = not reached within the deadline)
+ *   avail50_ms avail90_ms          the same for MemAvailable growth
+ *   drain_ms  release -> pool back at baseline (leak check), decimal
+ *   enqueued drained overflow batches pending capacity  Part B counter deltas
+ * No figure is a pass/fail criterion.
+ *
+ * Restore on every exit path: zsf_setup() forks a guardian (setsid(), so a
+ * kill of the test's process group does not reach it) that holds the read
+ * end of a pipe. Each state change is first appended to a state file
+ * <state dir>/<guardian pid>.state; when the write end closes (normal
+ * teardown, exit, kill -9, harness timeout) the guardian undoes the file's
+ * records in reverse and removes it. zsf_setup() also repairs state files
+ * whose owner and guardian are both gone, and waits for running guardians.
+ */
+#ifndef ZSGATE_SWAPFREE_H
+#define ZSGATE_SWAPFREE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/swap.h>
+#include <sys/types.h>
+
+enum zsf_backend { ZSF_ZRAM, ZSF_ZSWAP };
+
+struct zsf_env {
+	bool quick;
+	int rounds;		/* munmap latency */
+	int rounds_multi;	/* teardown, return rate (multi-process) */
+	int sizes_mb[16];
+	int nsizes;		/* 0: all sizes */
+	int race_s;
+	const char *swapdir;
+	const char *statedir;
+};
+extern struct zsf_env zsf_env;
+void zsf_env_load(void);
+/* size a variant actually runs with (quick mode shrinks it) */
+int zsf_size_mb(int nominal_mb);
+bool zsf_size_selected(int nominal_mb);
+
+/* Part B counters (docs/part-b-api.md), summed over our pool(s) */
+struct zsf_deferred {
+	uint64_t enqueued, drained, overflow, batches, pending, capacity;
+};
+
+struct zsf_stats {
+	uint64_t pool_bytes;	/* zram mem_used_total / zswap pool_total_size */
+	uint64_t stored_pages;	/* zram orig_data_size/PAGE / zswap stored_pages */
+};
+
+struct zsf_ctx {
+	enum zsf_backend be;
+	const char *name;	/* "zram" / "zswap" */
+	int guard_wfd;
+	pid_t guard_pid;
+	char state_path[256];
+	int zram_id;		/* our swap zram device, -1 if none */
+	char swapdev[256];	/* what we swapon'ed */
+	char swapfile[256];	/* zswap backing file */
+	int loop_id;
+	struct zsf_stats base;	/* after setup */
+	int kmsg_fd;
+	bool active;
+};
+
+/*
+ * Set up the backend: 0 on success; KSFT_SKIP (4) or -1 on failure with the
+ * reason in @why. @swap_flags are extra swapon(2) flags (e.g. discard).
+ */
+int zsf_setup(struct zsf_ctx *c, enum zsf_backend be, int swap_flags,
+	      char *why, size_t whylen);
+/* Undo everything (through the guardian); returns 0 when all steps worked. */
+int zsf_teardown(struct zsf_ctx *c);
+
+/* hot-add (or reuse) one more zram device of @disksize, not swap; -1 fails */
+int zsf_extra_zram(struct zsf_ctx *c, uint64_t disksize, char *why, size_t whylen);
+/* trigger compaction: zram compact of our device(s) and/or vm.compact_memory */
+void zsf_compact_backend(struct zsf_ctx *c);
+void zsf_compact_memory(void);
+/* write a module parameter of zswap (recorded for restore by setup) */
+int zsf_zswap_param(const char *name, const char *val);
+
+int zsf_stats(struct zsf_ctx *c, struct zsf_stats *s);
+/*
+ * Wait until pool bytes and stored pages are back at the baseline (stored
+ * pages <= baseline, pool bytes <= baseline + slack); returns ms waited or
+ * -1 at @deadline_ms, with the last reading in @last.
+ */
+double zsf_wait_baseline(struct zsf_ctx *c, int deadline_ms, struct zsf_stats *last);
+/* Part B counters; false when the kernel does not expose them */
+bool zsf_deferred(struct zsf_ctx *c, struct zsf_deferred *d);
+uint64_t zsf_memavailable(void);
+
+/* memory regions */
+char *zsf_region(size_t bytes);
+void zsf_fill(char *p, size_t bytes, uint32_t seed);
+/* verify every @step-th page; returns the number of bad pages */
+long zsf_verify(const char *p, size_t bytes, uint32_t seed, size_t step);
+/* page out; returns number of pages pagemap reports swapped (retries) */
+long zsf_pageout(char *p, size_t bytes);
+long zsf_count_swapped(const char *p, size_t bytes);
+
+/* time */
+uint64_t zsf_now_ns(void);
+uint64_t zsf_thread_cpu_ns(void);
+struct zsf_pct { uint64_t med, p10, p90; };
+struct zsf_pct zsf_percentiles(uint64_t *v, int n);	/* sorts v */
+
+/* one "# zsgate: backend=... " line; fmt continues with key=value pairs */
+void zsf_figure(struct zsf_ctx *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* kernel log: remember the end now; scan since then */
+void zsf_kmsg_start(struct zsf_ctx *c);
+/* returns number of splat lines; first ones copied to buf */
+int zsf_kmsg_scan(struct zsf_ctx *c, char *buf, size_t len);
+
+/*
+ * fork a worker: closes the guardian pipe in the child and makes it die
+ * with its parent. Returns the pid (0 in the child).
+ */
+pid_t zsf_fork(struct zsf_ctx *c);
+/* start an external tool in its own process group, recorded for restore */
+pid_t zsf_spawn(struct zsf_ctx *c, char *const argv[], const char *logpath);
+void zsf_reap(pid_t pid, int sig);
+bool zsf_have_tool(const char *name);
+
+/* process-shared release barrier */
+struct zsf_barrier;
+struct zsf_barrier *zsf_barrier_new(int parties);
+void zsf_barrier_wait(struct zsf_barrier *b);
+void zsf_barrier_free(struct zsf_barrier *b);
+
+/* shared memory for worker results */
+void *zsf_shared(size_t bytes);
+
+#define ZSF_MB (1024UL * 1024UL)
+
+#ifndef SWAP_FLAG_DISCARD_ONCE
+#define SWAP_FLAG_DISCARD_ONCE 0x20000	/* include/linux/swap.h */
+#endif
+#ifndef SWAP_FLAG_DISCARD_PAGES
+#define SWAP_FLAG_DISCARD_PAGES 0x40000
+#endif
+
+#endif
