@@ -43,10 +43,10 @@ test-tools:
 	python3 -m unittest discover -s ci/tests -t ci
 
 selftests:
-	ci/selftests $(if $(QUICK),--quick)
+	eval "$$(ci/source)" && KSRC=$$KSRC OUT=$(OUT)/selftests-host ci/selftests $(if $(QUICK),--quick)
 
 kselftest-tar:
-	ci/kselftest-tar
+	eval "$$(ci/source)" && KSRC=$$KSRC OUT=$(OUT) ci/kselftest-tar
 
 deps:
 	ci/deps
