@@ -1,0 +1,240 @@
+# SPDX-License-Identifier: GPL-2.0
+"""ci/zsgate/ab.py (statistics, regression rule), ci/zsgate/vm.py (console parsing),
+ci/zsgate/report.py and the ab section of ci/summary, on synthetic data."""
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import unittest
+
+from zsgate import ab, vm
+from zsgate.report import render
+
+CI = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def figs(backend, case, size, procs, med, **kw):
+    d = {"backend": backend, "case": case, "size_mb": size, "procs": procs, "median_us": med,
+         "p10_us": med * 0.9, "p90_us": med * 1.1, "rounds": 3}
+    d.update(kw)
+    return d
+
+
+def rounds_of(rng, cases, factor, noise=0.04, rounds=3, labels=("base", "patched")):
+    """Interleaved rounds: every case in every boot, patched = base * factor, lognormal noise."""
+    out = []
+    for _ in range(rounds):
+        for label, f in ((labels[0], 1.0), (labels[1], factor)):
+            out.append((label, [figs(be, c, s, p, m * f * rng.lognormvariate(0, noise))
+                                for be, c, s, p, m in cases]))
+    return out
+
+
+CASES = [("zram", "munmap", s, 1, 300 * s) for s in (64, 128, 256, 512)] + \
+        [("zram", "teardown_munmap", 256, p, 80000 + 10000 * p) for p in (1, 2, 3, 4)] + \
+        [("zswap", "munmap", s, 1, 350 * s) for s in (64, 256)] + \
+        [("zswap", "teardown_munmap", 256, p, 90000 + 10000 * p) for p in (1, 4)]
+
+
+class StatisticsTest(unittest.TestCase):
+    def test_bootstrap_interval_contains_point(self):
+        r, lo, hi = ab.bootstrap_ratio([100, 110, 105], [150, 160, 155])
+        self.assertAlmostEqual(r, 155 / 105)
+        self.assertLessEqual(lo, r)
+        self.assertGreaterEqual(hi, r)
+        self.assertGreater(lo, 1.3)
+
+    def test_clear_regression_is_flagged(self):
+        entries = ab.analyze(ab.collect(rounds_of(random.Random(1), CASES, 1.5)))
+        self.assertEqual(len(entries), len(CASES))
+        self.assertTrue(all(e["regression"] for e in entries), [ab.case_label(e) for e in entries if not e["regression"]])
+        for e in entries:
+            self.assertLess(e["speedup_hi"], 1 / 1.1)
+
+    def test_base_vs_base_is_never_flagged(self):
+        # 20 independent base-vs-base A/Bs with 4 % noise per boot: nothing may be flagged
+        for seed in range(20):
+            entries = ab.analyze(ab.collect(rounds_of(random.Random(seed), CASES, 1.0)))
+            self.assertEqual(ab.regressions(entries), [], f"seed {seed}")
+
+    def test_speedup_is_not_a_regression(self):
+        entries = ab.analyze(ab.collect(rounds_of(random.Random(2), CASES, 0.5)))
+        self.assertFalse(any(e["regression"] for e in entries))
+        self.assertTrue(all(e["speedup_lo"] > 1.5 for e in entries))
+
+    def test_one_slow_round_does_not_flag(self):
+        base = [("base", [figs("zram", "munmap", 64, 1, 1000)]) for _ in range(3)]
+        pat = [("patched", [figs("zram", "munmap", 64, 1, v)]) for v in (1000, 1010, 3000)]
+        entries = ab.analyze(ab.collect([x for pair in zip(base, pat) for x in pair]))
+        self.assertFalse(entries[0]["regression"])
+
+    def test_small_slowdown_within_margin_not_flagged(self):
+        entries = ab.analyze(ab.collect(rounds_of(random.Random(3), CASES, 1.05, noise=0.01)))
+        self.assertFalse(any(e["regression"] for e in entries))
+
+    def test_return_rate_is_shown_not_judged(self):
+        rr = [(lab, [{"backend": "zram", "case": "return_munmap", "size_mb": 256, "procs": 4,
+                      "median_us": 100 * f, "ret50_ms": 5.0 * f, "ret90_ms": 9.0 * f}])
+              for _ in range(3) for lab, f in (("base", 1), ("patched", 3))]
+        e = ab.analyze(ab.collect(rr))[0]
+        self.assertFalse(e["judged"])
+        self.assertFalse(e["regression"])
+        self.assertEqual(e["patched"]["ret90_ms"], 27.0)
+
+    def test_missing_revision_gives_no_speedup(self):
+        e = ab.analyze(ab.collect([("base", [figs("zram", "munmap", 64, 1, 10)])]))[0]
+        self.assertIsNone(e["speedup"])
+        self.assertFalse(e["regression"])
+
+
+CONSOLE = """# linux mem=2048M
+[    0.000000] Linux version 7.3.0-rc7
+ZSGATE-VM: start 7.3.0-rc7 cpus=2 mem_kb=2000000
+TAP version 13
+1..2
+# selftests: zram_free: zram_free
+# TAP version 13
+# 1..3
+# # zsgate: backend=zram case=munmap size_mb=64 procs=1 median_us=1200 p10_us=1100 p90_us=1300 cpu_us=900 drain_ms=1.5 rounds=3
+[   12.000000] zram: Added device: zram1
+# ok 1 munmap.mb64.latency
+# ok 2 munmap.mb128.latency # SKIP 128 MB not selected by ZSGATE_SIZES_MB
+# not ok 3 integrity.reuse_after_free
+# # FAILED: 1 / 3 tests passed
+not ok 1 selftests: zram_free: zram_free # exit=1
+# selftests: zswap_free: zswap_free
+# ok 1 munmap.mb64.latency
+ok 2 selftests: zswap_free: zswap_free
+"""
+
+
+class VmParseTest(unittest.TestCase):
+    def test_live_output_when_block_missing(self):
+        ktap, complete = vm.guest_ktap(CONSOLE.splitlines(True))
+        self.assertFalse(complete)
+        self.assertFalse(any(l.startswith("[") for l in ktap))
+        cols = vm.parse_results(ktap)
+        self.assertEqual([c["name"] for c in cols], ["zram_free", "zswap_free"])
+        self.assertEqual(cols[0]["status"], "FAIL")
+        self.assertEqual([k["status"] for k in cols[0]["cases"]], ["PASS", "SKIP", "FAIL"])
+        self.assertEqual(cols[1]["status"], "PASS")
+
+    def test_block_preferred(self):
+        lines = CONSOLE.splitlines(True) + [vm.BEGIN + "\n", "TAP version 13\n", "1..1\n",
+                                             "# selftests: zram_free: zram_free\n", vm.END + "\n"]
+        ktap, complete = vm.guest_ktap(lines)
+        self.assertTrue(complete)
+        self.assertEqual(len(ktap), 3)
+        cols = vm.parse_results(ktap)
+        self.assertEqual(cols[0]["status"], "MISSING")
+        j = vm.kunit_like_json("x", cols, [])
+        self.assertEqual(j["sub_groups"][0]["test_cases"][0]["status"], "FAIL")
+
+    def test_figures_and_v1(self):
+        ktap, _ = vm.guest_ktap(CONSOLE.splitlines(True))
+        f = vm.parse_figures(ktap)
+        self.assertEqual(f, [{"backend": "zram", "case": "munmap", "size_mb": 64, "procs": 1, "median_us": 1200,
+                              "p10_us": 1100, "p90_us": 1300, "cpu_us": 900, "drain_ms": 1.5, "rounds": 3}])
+        v1 = vm.ktap_v1(ktap)
+        self.assertIn("    ok 2 munmap.mb128.latency # SKIP 128 MB not selected by ZSGATE_SIZES_MB", v1)
+        self.assertIn("# selftests: zram_free: zram_free", v1)
+
+    def test_hang_counts_as_failure(self):
+        cols = vm.parse_results(["# selftests: zram_free: zram_free", "# ok 1 a"])
+        j = vm.kunit_like_json("x", cols, ["hang: no power-off within 5 s (timeout)"])
+        statuses = [c["status"] for c in j["test_cases"]] + \
+                   [c["status"] for g in j["sub_groups"] for c in g["test_cases"]]
+        self.assertIn("ERROR", statuses)
+        self.assertIn("FAIL", statuses)
+
+    def test_initramfs(self):
+        with tempfile.TemporaryDirectory() as d:
+            src = os.path.join(d, "f")
+            with open(src, "w") as f:
+                f.write("#!/bin/sh\n")
+            out = os.path.join(d, "i.cpio")
+            vm.write_initramfs(out, {"init": (src, 0o755)}, ["dev"], {"bin/sh": "busybox"},
+                               {"dev/console": (5, 1)})
+            with open(out, "rb") as f:
+                r = subprocess.run(["cpio", "-itv"], stdin=f, capture_output=True, text=True)
+            if r.returncode != 0 and "not found" in r.stderr:
+                self.skipTest("no cpio")
+            self.assertIn("init", r.stdout)
+            self.assertIn("dev/console", r.stdout)
+            self.assertIn("bin/sh -> busybox", r.stdout)
+
+
+def write_ab(d, factor, labels=("base", "patched")):
+    entries = ab.analyze(ab.collect(rounds_of(random.Random(5), CASES + [
+        ("zram", "return_munmap", 256, 4, 1000)], factor, labels=labels)), a=labels[0], b=labels[1])
+    doc = {"arch": "x86_64", "labels": list(labels), "rounds": 3, "inner_rounds": 3, "margin": 0.1,
+           "statistic": "test", "entries": entries, "regressions": [ab.case_label(e) for e in ab.regressions(entries)],
+           "runs": [{"name": "ab-x86_64-base-r1", "status": "complete", "seconds": 10,
+                     "counts": {"pass": 5, "fail": 0, "skip": 1}}], "problems": [], "splats": [], "seconds": 60}
+    with open(os.path.join(d, "ab.json"), "w") as f:
+        json.dump(doc, f)
+    return doc
+
+
+class ReportAndSummaryTest(unittest.TestCase):
+    def meta(self, d):
+        with open(os.path.join(d, "meta.json"), "w") as f:
+            json.dump({"kernel": {"version": "7.3.0-rc7", "part_a": True}, "series": None, "runs": []}, f)
+
+    def test_summary_reads_ab_and_fails_on_regression(self):
+        with tempfile.TemporaryDirectory() as d:
+            self.meta(d)
+            write_ab(d, 1.6)
+            r = subprocess.run([sys.executable, os.path.join(CI, "summary"), d], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            with open(os.path.join(d, "summary.json")) as f:
+                s = json.load(f)
+            self.assertEqual(len(s["ab"]), len(CASES) + 1)
+            self.assertTrue(any(p.startswith("A/B regression: zram munmap 64 MB") for p in s["problems"]))
+            self.assertIn("REGRESSION", r.stdout)
+
+    def test_report_verdict_first_and_tables(self):
+        with tempfile.TemporaryDirectory() as d:
+            abd = write_ab(d, 0.6)
+            summary = {"verdict": "pass", "problems": [], "kernel": {"version": "7.3"}, "series": None,
+                       "runs": [{"name": "vm-x86_64-base", "pass": 3, "fail": 0, "skip": 1}], "splats": [],
+                       "ab": abd["entries"]}
+            text = render("run1", summary, abd, "report.png")
+            lines = [ln for ln in text.splitlines() if ln.strip()]
+            self.assertEqual(lines[1], "**Verdict: PASS**")
+            for h in ("## zram", "## zswap", "### Concurrent teardown, released by munmap() (256 MB per process)",
+                      "### munmap() by size (one process)", "### Memory return"):
+                self.assertIn(h, text)
+            self.assertIn("| 512 MB |", text)
+            self.assertIn("| vm-x86_64-base | 3 | 0 | 1 |", text)
+            self.assertNotIn("REGRESSION", text)
+            self.assertIn("1.6", text)   # speedup ~1/0.6
+
+    def test_report_shows_regression(self):
+        with tempfile.TemporaryDirectory() as d:
+            abd = write_ab(d, 1.6)
+            text = render("run1", {"verdict": "fail", "problems": ["A/B regression: zram munmap 64 MB"],
+                                   "runs": [], "splats": [], "ab": abd["entries"]}, abd, None)
+            self.assertIn("**Verdict: FAIL**", text.splitlines()[2])
+            self.assertIn("**REGRESSION**", text)
+
+    def test_ci_report_writes_files(self):
+        with tempfile.TemporaryDirectory() as d:
+            self.meta(d)
+            write_ab(d, 1.0, labels=("base", "base2"))
+            subprocess.run([sys.executable, os.path.join(CI, "summary"), d], capture_output=True)
+            r = subprocess.run([sys.executable, os.path.join(CI, "report"), d], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            with open(os.path.join(d, "report.md")) as f:
+                text = f.read()
+            self.assertIn("Base2", text)
+            if os.path.exists("/usr/bin/python3") and subprocess.run(
+                    ["/usr/bin/python3", "-c", "import matplotlib"], capture_output=True).returncode == 0:
+                with open(os.path.join(d, "report.png"), "rb") as f:
+                    self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,123 @@
+# SPDX-License-Identifier: GPL-2.0
+"""A/B statistics: base vs patched from interleaved VM rounds (ci/ab), the regression rule.
+
+Data: each VM boot ("round") of a revision runs the latency cases once; a case's figure
+line gives the median (and p10/p90) of that boot's inner samples. So per case and revision
+there are R per-round medians x_1..x_R.
+
+Statistic (documented in ci/ab and the report):
+  base  = median over rounds of the per-round medians (same for patched)
+  ratio = patched / base, speedup = base / patched
+  95 % interval of the ratio: percentile bootstrap, the base and the patched per-round
+  medians resampled independently with replacement (B = 4000, fixed seed), the ratio of
+  the two medians taken each time; speedup interval = 1 / ratio interval.
+  Regression: the WHOLE ratio interval lies above 1 + margin (default 10 %): patched is
+  slower than base beyond the spread the rounds themselves show. With R = 3 rounds this
+  means (nearly) every patched round is slower than every base round by more than the
+  margin; a single slow round cannot flag a case.
+Judged metric: median_us (release time per process) of munmap and teardown cases.
+Shown but not judged: wall, CPU time, memory-return times (deferred frees may return
+memory later by design; the report puts them beside the release times).
+"""
+
+import random
+import statistics
+from typing import Dict, Iterable, List, Optional, Tuple
+
+MARGIN = 0.10
+BOOT = 4000
+SEED = 20240229
+
+JUDGED_CASES = ("munmap", "teardown_munmap", "teardown_exit")
+EXTRA_KEYS = ("p10_us", "p90_us", "wall_us", "cpu_us", "drain_ms", "ret50_ms", "ret90_ms",
+              "avail50_ms", "avail90_ms", "freed_kb")
+
+Key = Tuple[str, str, int, int]   # backend, case, size_mb, procs
+
+
+def case_key(fig: Dict) -> Optional[Key]:
+    try:
+        return (str(fig["backend"]), str(fig["case"]), int(fig.get("size_mb", 0)), int(fig.get("procs", 1)))
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+def collect(rounds: Iterable[Tuple[str, List[Dict]]]) -> Dict[Key, Dict[str, List[Dict]]]:
+    """[(revision, figures of one VM boot)] -> {case key: {revision: [figure per round]}}."""
+    out: Dict[Key, Dict[str, List[Dict]]] = {}
+    for rev, figs in rounds:
+        for f in figs:
+            k = case_key(f)
+            if k is None:
+                continue
+            out.setdefault(k, {}).setdefault(rev, []).append(f)
+    return out
+
+
+def median(xs: List[float]) -> float:
+    return float(statistics.median(xs))
+
+
+def bootstrap_ratio(base: List[float], patched: List[float], boot: int = BOOT,
+                    seed: int = SEED) -> Tuple[float, float, float]:
+    """(median(patched)/median(base), 2.5 %, 97.5 % percentile bootstrap bounds)."""
+    rng = random.Random(seed)
+    point = median(patched) / median(base)
+    rs = []
+    nb, np_ = len(base), len(patched)
+    for _ in range(boot):
+        b = median([base[rng.randrange(nb)] for _ in range(nb)])
+        p = median([patched[rng.randrange(np_)] for _ in range(np_)])
+        rs.append(p / b if b > 0 else float("inf"))
+    rs.sort()
+    lo = rs[int(0.025 * (boot - 1))]
+    hi = rs[int(0.975 * (boot - 1) + 0.5)]
+    return point, lo, hi
+
+
+def _summ(figs: List[Dict], key: str) -> Optional[float]:
+    xs = [float(f[key]) for f in figs if isinstance(f.get(key), (int, float)) and f[key] >= 0]
+    return median(xs) if xs else None
+
+
+def analyze(cases: Dict[Key, Dict[str, List[Dict]]], margin: float = MARGIN,
+            a: str = "base", b: str = "patched") -> List[Dict]:
+    """One entry per case (the summary.json `ab` list)."""
+    entries = []
+    for k in sorted(cases, key=lambda k: (k[0], k[1], k[3], k[2])):
+        backend, case, size, procs = k
+        revs = cases[k]
+        e: Dict = {"backend": backend, "case": case, "size_mb": size, "procs": procs,
+                   "metric": "median_us", "judged": case in JUDGED_CASES,
+                   "rounds": {a: len(revs.get(a, [])), b: len(revs.get(b, []))}}
+        for rev, name in ((a, "base"), (b, "patched")):
+            figs = revs.get(rev, [])
+            vals = [float(f["median_us"]) for f in figs if isinstance(f.get("median_us"), (int, float))]
+            e[name] = {"median_us": median(vals) if vals else None, "values_us": vals}
+            for x in EXTRA_KEYS:
+                v = _summ(figs, x)
+                if v is not None:
+                    e[name][x] = v
+        bv, pv = e["base"]["values_us"], e["patched"]["values_us"]
+        e["speedup"] = e["speedup_lo"] = e["speedup_hi"] = None
+        e["ratio_lo"] = e["ratio_hi"] = None
+        e["regression"] = False
+        if bv and pv and median(bv) > 0 and median(pv) > 0:
+            r, lo, hi = bootstrap_ratio(bv, pv)
+            e["speedup"] = 1 / r
+            e["speedup_lo"] = 1 / hi if hi > 0 else None
+            e["speedup_hi"] = 1 / lo if lo > 0 else None
+            e["ratio_lo"], e["ratio_hi"] = lo, hi
+            e["regression"] = bool(e["judged"] and lo > 1 + margin)
+        entries.append(e)
+    return entries
+
+
+def regressions(entries: List[Dict]) -> List[Dict]:
+    return [e for e in entries if e.get("regression")]
+
+
+def case_label(e: Dict) -> str:
+    if e["case"] == "munmap":
+        return f"{e['backend']} munmap {e['size_mb']} MB"
+    return f"{e['backend']} {e['case']} {e['procs']}x{e['size_mb']} MB"

@@ -1,0 +1,157 @@
+# SPDX-License-Identifier: GPL-2.0
+"""report.md from summary.json and ab.json (ci/report). No third-party modules."""
+
+from typing import Dict, List, Optional
+
+from zsgate.ab import case_label
+
+
+def _us(v: Optional[float]) -> str:
+    if v is None:
+        return "–"
+    if v >= 10000:
+        return f"{v / 1000:.1f} ms"
+    return f"{v:.0f} µs"
+
+
+def _ms(v: Optional[float]) -> str:
+    return "–" if v is None else f"{v:.1f}"
+
+
+def _cell(side: Dict) -> str:
+    m = side.get("median_us")
+    if m is None:
+        return "–"
+    s = _us(m)
+    if side.get("p10_us") is not None and side.get("p90_us") is not None:
+        s += f" ({_us(side['p10_us'])}–{_us(side['p90_us'])})"
+    return s
+
+
+def _speed(e: Dict) -> str:
+    if e.get("speedup") is None:
+        return "–"
+    s = f"{e['speedup']:.2f}× ({e['speedup_lo']:.2f}–{e['speedup_hi']:.2f})"
+    if e.get("regression"):
+        s += " **REGRESSION**"
+    return s
+
+
+def _pair(e: Dict, key: str, fmt) -> str:
+    b, p = e["base"].get(key), e["patched"].get(key)
+    if b is None and p is None:
+        return "–"
+    return f"{fmt(b)} / {fmt(p)}"
+
+
+def ab_tables(abd: Dict) -> List[str]:
+    la, lb = abd.get("labels", ["base", "patched"])
+    entries = abd.get("entries", [])
+    out: List[str] = []
+    for backend in ("zram", "zswap"):
+        es = [e for e in entries if e["backend"] == backend]
+        if not es:
+            out += [f"## {backend}", "", "no figures (see the runs below)", ""]
+            continue
+        out += [f"## {backend}", ""]
+        for case, title in (("teardown_munmap", "Concurrent teardown, released by munmap()"),
+                            ("teardown_exit", "Concurrent teardown, released by exit()")):
+            rows = sorted((e for e in es if e["case"] == case), key=lambda e: e["procs"])
+            if not rows:
+                continue
+            size = rows[0]["size_mb"]
+            out += [f"### {title} ({size} MB per process)", "",
+                    f"| procs | {la.capitalize()} (p10–p90) | {lb.capitalize()} (p10–p90) | Speedup (95 % CI) "
+                    f"| wall {la}/{lb} | CPU {la}/{lb} |",
+                    "|---:|---:|---:|---:|---:|---:|"]
+            for e in rows:
+                out.append(f"| {e['procs']} | {_cell(e['base'])} | {_cell(e['patched'])} | {_speed(e)} "
+                           f"| {_pair(e, 'wall_us', _us)} | {_pair(e, 'cpu_us', _us)} |")
+            out.append("")
+        rows = sorted((e for e in es if e["case"] == "munmap"), key=lambda e: e["size_mb"])
+        if rows:
+            out += ["### munmap() by size (one process)", "",
+                    f"| size | {la.capitalize()} (p10–p90) | {lb.capitalize()} (p10–p90) | Speedup (95 % CI) "
+                    f"| CPU {la}/{lb} | pool drained after (ms) {la}/{lb} |",
+                    "|---:|---:|---:|---:|---:|---:|"]
+            for e in rows:
+                out.append(f"| {e['size_mb']} MB | {_cell(e['base'])} | {_cell(e['patched'])} | {_speed(e)} "
+                           f"| {_pair(e, 'cpu_us', _us)} | {_pair(e, 'drain_ms', _ms)} |")
+            out.append("")
+        rows = sorted((e for e in es if e["case"].startswith("return_")), key=lambda e: (e["case"], e["procs"]))
+        if rows:
+            out += ["### Memory return (ms from the release until 50 % / 90 % is back; "
+                    f"{la} / {lb}; shown, not judged)", "",
+                    "| case | release wall | pool 50 % | pool 90 % | MemAvailable 50 % | MemAvailable 90 % |",
+                    "|---|---:|---:|---:|---:|---:|"]
+            for e in rows:
+                how = "munmap" if e["case"] == "return_munmap" else "exit"
+                out.append(f"| {e['procs']}×{e['size_mb']} MB by {how} | {_pair(e, 'wall_us', _us)} "
+                           f"| {_pair(e, 'ret50_ms', _ms)} | {_pair(e, 'ret90_ms', _ms)} "
+                           f"| {_pair(e, 'avail50_ms', _ms)} | {_pair(e, 'avail90_ms', _ms)} |")
+            out.append("")
+    return out
+
+
+def render(run_id: str, summary: Optional[Dict], abd: Optional[Dict], png: Optional[str]) -> str:
+    out: List[str] = [f"# zsgate report: {run_id}", ""]
+    verdict = (summary or {}).get("verdict")
+    problems = list((summary or {}).get("problems", []))
+    if summary is None:
+        problems.append("no summary.json (run ci/summary first)")
+    if abd is not None and summary is not None and "ab" not in summary:
+        # an old ci/summary: judge the A/B here too
+        problems += [f"A/B regression: {r}" for r in abd.get("regressions", [])]
+        problems += [f"A/B: {p}" for p in abd.get("problems", [])]
+        verdict = "fail" if problems else verdict
+    out.append(f"**Verdict: {(verdict or 'fail').upper()}**" + ("" if not problems else ""))
+    out.append("")
+    for p in problems:
+        out.append(f"- {p}")
+    if problems:
+        out.append("")
+    k = (summary or {}).get("kernel") or {}
+    ser = (summary or {}).get("series")
+    out.append(f"Kernel {k.get('version', '?')} ({k.get('package') or k.get('path') or '?'}); series: "
+               + (f"{ser.get('kind')} {ser.get('id')}" if ser else "none (base only)") + ".")
+    out.append("")
+    if abd is None:
+        out += ["No A/B run (ci/ab) in this run.", ""]
+    else:
+        la, lb = abd.get("labels", ["base", "patched"])
+        n = len(abd.get("entries", []))
+        regs = abd.get("regressions", [])
+        out.append(f"A/B on {abd.get('arch')}: {la} vs {lb}, {abd.get('rounds')} interleaved rounds "
+                   f"({la} {lb} {la} {lb} …), {abd.get('inner_rounds')} inner rounds per boot"
+                   f"{', quick sizes' if abd.get('quick') else ''}; {n} cases, "
+                   f"{len(regs)} regression(s){': ' + ', '.join(regs) if regs else ''}; "
+                   f"{abd.get('seconds', 0):.0f} s.")
+        out.append("")
+        if png:
+            out += [f"![speedup per case]({png})", ""]
+        out += ab_tables(abd)
+        out += ["Cells: median over the rounds of each boot's median per-process release time "
+                "(p10–p90: the same for the boots' p10 and p90). Speedup = "
+                f"{la}/{lb} with its 95 % bootstrap interval; > 1 means {lb} is faster. "
+                f"Regression rule: {abd.get('statistic', '')}; margin {abd.get('margin', 0) * 100:.0f} %. "
+                "CPU: CLOCK_THREAD_CPUTIME_ID of the releasing thread (kernel worker time is not "
+                "included). Memory-return times are shown beside the release time and not judged.", ""]
+    out += ["## Runs", "", "| run | pass | fail | skip |", "|---|---:|---:|---:|"]
+    for r in (summary or {}).get("runs", []):
+        out.append(f"| {r['name']} | {r['pass']} | {r['fail']} | {r['skip']} |")
+    if abd is not None:
+        for r in abd.get("runs", []):
+            c = r.get("counts") or {}
+            out.append(f"| ab/{r['name']} ({r.get('status')}, {r.get('seconds')} s) | {c.get('pass', '–')} "
+                       f"| {c.get('fail', '–')} | {c.get('skip', '–')} |")
+    out.append("")
+    sp = list((summary or {}).get("splats", []))
+    if abd is not None and summary is not None and "ab" not in summary:
+        sp += abd.get("splats", [])
+    if sp:
+        out += ["## Kernel splats", ""] + [f"- `{s['run']}`: `{s['line']}`" for s in sp[:20]] + [""]
+    return "\n".join(out)
+
+
+def entry_label(e: Dict) -> str:
+    return case_label(e)
