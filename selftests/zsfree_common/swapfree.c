@@ -763,6 +763,14 @@ double zsf_wait_baseline(struct zsf_ctx *c, int deadline_ms, struct zsf_stats *l
 	}
 }
 
+long long zsf_zswap_stat(const char *name)
+{
+	char p[128];
+
+	snprintf(p, sizeof(p), ZSWAP_DBG "/%s", name);
+	return read_ll(p);
+}
+
 bool zsf_deferred(struct zsf_ctx *c, struct zsf_deferred *d)
 {
 	const char *pat = c->be == ZSF_ZRAM ? NULL : DEBUGFS "/zsmalloc/zswap*/deferred";
@@ -1138,4 +1146,22 @@ void zsf_barrier_wait(struct zsf_barrier *b)
 void zsf_barrier_free(struct zsf_barrier *b)
 {
 	munmap(b, sizeof(*b));
+}
+
+/*
+ * ZSGATE_REPAIR=1 ./zram_free (or zswap_free): only undo what dead runs
+ * left behind (state files whose owner and guardian are gone), then exit.
+ */
+__attribute__((constructor)) static void zsf_repair_mode(void)
+{
+	const char *v = getenv("ZSGATE_REPAIR");
+	char why[256] = "";
+	bool ok;
+
+	if (!v || !*v || !strcmp(v, "0"))
+		return;
+	zsf_env_load();
+	ok = repair_stale(why, sizeof(why));
+	printf("zsgate: repair %s\n", ok ? "done" : why);
+	exit(ok ? 0 : 1);
 }

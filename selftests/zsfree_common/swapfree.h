@@ -20,6 +20,7 @@
  *                         (default /var/tmp, else /tmp); a loop device over
  *                         a sparse file is used when the fs refuses swapfiles.
  *   ZSGATE_STATE_DIR=dir  guardian state files (default /run/zsgate).
+ *   ZSGATE_REPAIR=1       only repair what killed runs left behind, exit.
  *
  * Machine-readable figures: one line per figure on stdout,
  *   # zsgate: backend=<zram|zswap> case=<name> key=value ...
@@ -38,6 +39,8 @@
  *   avail50_ms avail90_ms          the same for MemAvailable growth
  *   drain_ms  release -> pool back at baseline (leak check), decimal
  *   enqueued drained overflow batches pending capacity  Part B counter deltas
+ *   iterations compactions secs   race tests: worker rounds, compaction
+ *             triggers, duration; wb_pages pool_limit_hit (zswap deltas)
  * No figure is a pass/fail criterion.
  *
  * Restore on every exit path: zsf_setup() forks a guardian (setsid(), so a
@@ -127,6 +130,8 @@ double zsf_wait_baseline(struct zsf_ctx *c, int deadline_ms, struct zsf_stats *l
 /* Part B counters; false when the kernel does not expose them */
 bool zsf_deferred(struct zsf_ctx *c, struct zsf_deferred *d);
 uint64_t zsf_memavailable(void);
+/* a zswap debugfs counter (e.g. written_back_pages); -1 when absent */
+long long zsf_zswap_stat(const char *name);
 
 /* memory regions */
 char *zsf_region(size_t bytes);

@@ -717,13 +717,14 @@ TEST_F_TIMEOUT(race, swap_free, 180)
 	uint64_t end;
 	pthread_t th;
 	long bad = 0, fails = 0;
-	char arg[64];
+	long long wb0, hit0;
+	char arg[64], extra[128] = "";
 
 	ASSERT_NE(NULL, w);
 	if (variant->kind == RACE_STRESS) {
 		char *argv[] = { "stress-ng", "--vm", "2", "--vm-bytes", "64M",
-				 "--vm-madvise", "pageout", "--mmap", "1",
-				 "--mmap-bytes", "32M", "--timeout", arg, "-q", NULL };
+				 "--memrate", "1", "--memrate-bytes", "32M",
+				 "--timeout", arg, "-q", NULL };
 
 		snprintf(arg, sizeof(arg), "%ds", secs + 1);
 		stress = zsf_spawn(&self->c, argv, "/tmp/zsgate-stress-ng.log");
@@ -731,6 +732,8 @@ TEST_F_TIMEOUT(race, swap_free, 180)
 	}
 	tool = zsf_race_extra(_metadata, &self->c, variant, secs);
 	bg.flap_pool = variant->kind == RACE_WRITEBACK;
+	wb0 = zsf_zswap_stat("written_back_pages");
+	hit0 = zsf_zswap_stat("pool_limit_hit");
 	ASSERT_EQ(0, pthread_create(&th, NULL, zsf_bg_fn, &bg));
 	end = zsf_now_ns() + secs * 1000000000ULL;
 	while (zsf_now_ns() < end) {
@@ -770,14 +773,28 @@ TEST_F_TIMEOUT(race, swap_free, 180)
 	}
 	bg.stop = 1;
 	pthread_join(th, NULL);
+	/* the tools must have run all along, else the race did not happen */
+	if (stress > 0)
+		EXPECT_EQ(0, waitpid(stress, NULL, WNOHANG))
+			TH_LOG("stress-ng ended early: see /tmp/zsgate-stress-ng.log");
+	if (tool > 0)
+		EXPECT_EQ(0, waitpid(tool, NULL, WNOHANG))
+			TH_LOG("fio ended early: see /tmp/zsgate-fio.log");
 	zsf_reap(stress, SIGKILL);
 	zsf_reap(tool, SIGKILL);
 	EXPECT_EQ(0, fails) TH_LOG("%ld workers failed", fails);
 	EXPECT_EQ(0, bad) TH_LOG("%ld pages read back wrong while racing", bad);
-	zsf_figure(&self->c, "case=race_%s size_mb=%d procs=2 iterations=%d compactions=%ld secs=%d",
+	if (self->c.be == ZSF_ZSWAP && wb0 >= 0)
+		snprintf(extra, sizeof(extra), " wb_pages=%lld pool_limit_hit=%lld",
+			 zsf_zswap_stat("written_back_pages") - wb0,
+			 zsf_zswap_stat("pool_limit_hit") - hit0);
+	if (variant->kind == RACE_WRITEBACK && wb0 >= 0)
+		EXPECT_LT(0, zsf_zswap_stat("written_back_pages") - wb0)
+			TH_LOG("zswap wrote nothing back: the writeback race did not happen");
+	zsf_figure(&self->c, "case=race_%s size_mb=%d procs=2 iterations=%d compactions=%ld secs=%d%s",
 		   variant->kind == RACE_COMPACT ? "compaction" :
 		   variant->kind == RACE_STRESS ? "stress_ng" :
 		   variant->kind == RACE_FIO ? "fio_discard" : "writeback",
-		   mb, iter, bg.compactions, secs);
+		   mb, iter, bg.compactions, secs, extra);
 	zsf_check_clean(_metadata, &self->c);
 }
