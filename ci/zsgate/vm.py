@@ -46,7 +46,8 @@ for c in {cases}; do
 	[ -n "{timeout}" ] && t={timeout}
 	echo "# selftests: $c: $c"
 	s0=$($BB date +%s)
-	( $BB timeout $t ./$c {args} 2>&1; echo $? >/tmp/rc.$c ) | $BB sed -u 's/^/# /'
+	( $BB timeout $t ./$c {args} 2>&1; echo $? >/tmp/rc.$c ) |
+		while IFS= read -r l || [ -n "$l" ]; do printf '# %s\n' "$l"; done
 	rc=$($BB cat /tmp/rc.$c)
 	echo "# zsgate-vm: $c took $(( $($BB date +%s) - s0 )) s, exit $rc"
 	case $rc in
