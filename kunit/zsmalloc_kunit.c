@@ -151,10 +151,20 @@ static struct zs_pool *zst_create_pool(struct kunit *test)
 		 atomic_inc_return(&zst_pool_seq));
 	pool = zs_create_pool(name);
 	KUNIT_ASSERT_NOT_NULL_MSG(test, pool, "zs_create_pool(%s) failed", name);
-	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test,
-				zst_pool_destroy_action, pool));
+	KUNIT_ASSERT_EQ_MSG(test, 0, kunit_add_action_or_reset(test,
+				zst_pool_destroy_action, pool),
+			    "test setup: registering the pool cleanup: expected 0");
 	return pool;
 }
+
+#define ZST_ASSERT_ALLOC(test, p)					\
+	KUNIT_ASSERT_NOT_NULL_MSG(test, p,				\
+				  "test setup: allocating " #p ": expected memory, found NULL")
+
+#define ZST_ASSERT_HANDLE(test, h, size)				\
+	KUNIT_ASSERT_NE_MSG(test, h, 0UL,				\
+			    "test setup: zs_malloc(%zu): expected a handle, found none", \
+			    (size_t)(size))
 
 /* Bytes an object with @seed holds at offset @i. */
 static inline u8 zst_byte(u32 seed, size_t i)
@@ -426,7 +436,7 @@ static struct zst_obj *zst_alloc_set(struct kunit *test, struct zs_pool *pool,
 	int i, n = nr_sizes * per_size;
 
 	objs = kunit_kcalloc(test, n, sizeof(*objs), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, objs);
+	ZST_ASSERT_ALLOC(test, objs);
 	for (i = 0; i < n; i++) {
 		struct zst_obj *o = &objs[i];
 
@@ -434,8 +444,7 @@ static struct zst_obj *zst_alloc_set(struct kunit *test, struct zs_pool *pool,
 		o->seed = 0x5a000000u + i;
 		o->class_idx = zs_lookup_class_index(pool, o->size);
 		o->handle = zst_alloc(pool, o->size, o->seed, scratch);
-		KUNIT_ASSERT_NE_MSG(test, o->handle, 0UL,
-				    "zs_malloc(%zu) #%d failed", o->size, i);
+		ZST_ASSERT_HANDLE(test, o->handle, o->size);
 		o->obj = handle_to_obj(o->handle);
 	}
 	return objs;
@@ -628,13 +637,13 @@ static void test_encoding_live_classes(struct kunit *test)
 	ZST_NEED_CLASS_BITS(test);
 	pool = zst_create_pool(test);
 	scratch = kunit_kmalloc(test, PAGE_SIZE, GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, scratch);
+	ZST_ASSERT_ALLOC(test, scratch);
 
 	for (i = 0; i < ZS_SIZE_CLASSES; i++)
 		max_objs = max(max_objs, pool->size_class[i]->objs_per_zspage);
 	handles = kunit_kcalloc(test, ZS_SIZE_CLASSES * (c->fill ? max_objs : 1),
 				sizeof(*handles), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, handles);
+	ZST_ASSERT_ALLOC(test, handles);
 
 	for (i = 0; i < ZS_SIZE_CLASSES; i++) {
 		struct size_class *class = pool->size_class[i];
@@ -655,7 +664,7 @@ static void test_encoding_live_classes(struct kunit *test)
 		for (j = 0; j < n; j++) {
 			unsigned long h = zst_alloc(pool, size, i * 1000 + j, scratch);
 
-			KUNIT_ASSERT_NE_MSG(test, h, 0UL, "zs_malloc(%zu) failed", size);
+			ZST_ASSERT_HANDLE(test, h, size);
 			handles[nr++] = h;
 			/* only the first object of a class starts at obj_idx 0 */
 			if (c->fill || i == 0 || pool->size_class[i - 1] != class)
@@ -697,8 +706,8 @@ static int zst_migrate_all(struct kunit *test, struct zs_pool *pool,
 
 	pages = kunit_kcalloc(test, 4096, sizeof(*pages), GFP_KERNEL);
 	done = kunit_kcalloc(test, ZS_SIZE_CLASSES, sizeof(*done), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, pages);
-	KUNIT_ASSERT_NOT_NULL(test, done);
+	ZST_ASSERT_ALLOC(test, pages);
+	ZST_ASSERT_ALLOC(test, done);
 	for (i = 0; i < n; i++) {
 		struct size_class *class = pool->size_class[objs[i].class_idx];
 
@@ -749,7 +758,7 @@ static void test_migration_keeps_location(struct kunit *test)
 
 	pool = zst_create_pool(test);
 	scratch = kunit_kmalloc(test, PAGE_SIZE, GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, scratch);
+	ZST_ASSERT_ALLOC(test, scratch);
 	objs = zst_alloc_set(test, pool, zst_mig_sizes, ARRAY_SIZE(zst_mig_sizes),
 			     per_size, scratch);
 
@@ -810,11 +819,12 @@ static void test_lookup_fallback_after_migration(struct kunit *test)
 
 	pool = zst_create_pool(test);
 	scratch = kunit_kmalloc(test, PAGE_SIZE, GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, scratch);
+	ZST_ASSERT_ALLOC(test, scratch);
 	objs = zst_alloc_set(test, pool, zst_mig_sizes, ARRAY_SIZE(zst_mig_sizes),
 			     per_size, scratch);
 #ifdef CONFIG_COMPACTION
-	KUNIT_EXPECT_GT(test, zst_migrate_all(test, pool, objs, n), 0);
+	i = zst_migrate_all(test, pool, objs, n);
+	KUNIT_EXPECT_GT_MSG(test, i, 0, "pages migrated: expected > 0 found %d", i);
 #else
 	kunit_info(test, "CONFIG_COMPACTION is off: lookup checked without migration\n");
 #endif
@@ -860,7 +870,7 @@ static void test_compaction_keeps_class(struct kunit *test)
 
 	pool = zst_create_pool(test);
 	scratch = kunit_kmalloc(test, PAGE_SIZE, GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, scratch);
+	ZST_ASSERT_ALLOC(test, scratch);
 	objs = zst_alloc_set(test, pool, sizes, ARRAY_SIZE(sizes), per_size,
 			     scratch);
 	/* keep one object in four: every zspage becomes sparse */
@@ -1069,9 +1079,12 @@ static struct task_struct *zst_start_kthread(struct kunit *test,
 	struct task_struct *t;
 
 	t = kthread_run_on_cpu(fn, data, cpu, name);
-	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, t);
-	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test,
-				zst_kthread_stop_action, t));
+	KUNIT_ASSERT_NOT_ERR_OR_NULL_MSG(test, t,
+					 "test setup: kthread %s on CPU %u: expected a task, found %d",
+					 name, cpu, PTR_ERR_OR_ZERO(t));
+	KUNIT_ASSERT_EQ_MSG(test, 0, kunit_add_action_or_reset(test,
+				zst_kthread_stop_action, t),
+			    "test setup: registering the kthread cleanup: expected 0");
 	return t;
 }
 
@@ -1097,9 +1110,9 @@ static void test_free_migrate_race(struct kunit *test)
 	r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
 	scratch = kunit_kmalloc(test, PAGE_SIZE, GFP_KERNEL);
 	surv = kunit_kcalloc(test, n_surv, sizeof(*surv), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, r);
-	KUNIT_ASSERT_NOT_NULL(test, scratch);
-	KUNIT_ASSERT_NOT_NULL(test, surv);
+	ZST_ASSERT_ALLOC(test, r);
+	ZST_ASSERT_ALLOC(test, scratch);
+	ZST_ASSERT_ALLOC(test, surv);
 	spin_lock_init(&r->err_lock);
 	r->pool = zst_create_pool(test);
 
@@ -1107,7 +1120,7 @@ static void test_free_migrate_race(struct kunit *test)
 	all = zst_alloc_set(test, r->pool, zst_race_sizes, nr_sizes,
 			    2 * n_surv / nr_sizes, scratch);
 	r->victims = kunit_kcalloc(test, n_surv, sizeof(*surv), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, r->victims);
+	ZST_ASSERT_ALLOC(test, r->victims);
 	for (i = 0; i < 2 * n_surv; i++) {
 		if ((i / nr_sizes) & 1)
 			r->victims[v++] = all[i];
@@ -1232,9 +1245,9 @@ static void test_deferred_drain_batching(struct kunit *test)
 	scratch = kunit_kmalloc(test, PAGE_SIZE, GFP_KERNEL);
 	handles = kunit_kcalloc(test, max_n, sizeof(*handles), GFP_KERNEL);
 	cls = kunit_kcalloc(test, max_n, sizeof(*cls), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, scratch);
-	KUNIT_ASSERT_NOT_NULL(test, handles);
-	KUNIT_ASSERT_NOT_NULL(test, cls);
+	ZST_ASSERT_ALLOC(test, scratch);
+	ZST_ASSERT_ALLOC(test, handles);
+	ZST_ASSERT_ALLOC(test, cls);
 
 	while (*p) {
 		int letter = *p++ - 'A', len = 0;
@@ -1244,13 +1257,16 @@ static void test_deferred_drain_batching(struct kunit *test)
 			len = len * 10 + (*p++ - '0');
 		while (*p == ' ')
 			p++;
-		KUNIT_ASSERT_TRUE(test, letter >= 0 &&
-				  letter < (int)ARRAY_SIZE(zst_batch_sizes));
+		KUNIT_ASSERT_TRUE_MSG(test, letter >= 0 &&
+				      letter < (int)ARRAY_SIZE(zst_batch_sizes),
+				      "test table: class letter expected A..E found %c",
+				      'A' + letter);
 		size = zst_batch_sizes[letter];
 		for (i = 0; i < len; i++) {
-			KUNIT_ASSERT_LT(test, n, max_n);
+			KUNIT_ASSERT_LT_MSG(test, n, max_n,
+					    "test table: expected at most %d handles", max_n);
 			handles[n] = zst_alloc(pool, size, n, scratch);
-			KUNIT_ASSERT_NE(test, handles[n], 0UL);
+			ZST_ASSERT_HANDLE(test, handles[n], size);
 			cls[n] = zs_lookup_class_index(pool, size);
 			if (n == 0 || cls[n] != cls[n - 1])
 				runs++;
@@ -1335,20 +1351,20 @@ static void test_deferred_overflow(struct kunit *test)
 	scratch = kunit_kmalloc(test, PAGE_SIZE, GFP_KERNEL);
 	o = kunit_kzalloc(test, sizeof(*o), GFP_KERNEL);
 	live = kunit_kcalloc(test, nr_live, sizeof(*live), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, scratch);
-	KUNIT_ASSERT_NOT_NULL(test, o);
-	KUNIT_ASSERT_NOT_NULL(test, live);
+	ZST_ASSERT_ALLOC(test, scratch);
+	ZST_ASSERT_ALLOC(test, o);
+	ZST_ASSERT_ALLOC(test, live);
 	cap = zs_free_deferred_capacity(pool);
 	KUNIT_ASSERT_GT_MSG(test, cap, 0U,
 			    "per-cpu buffer capacity: expected > 0 found %u", cap);
 	o->pool = pool;
 	o->nr = cap + extra;
 	o->handles = kunit_kcalloc(test, o->nr, sizeof(*o->handles), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, o->handles);
+	ZST_ASSERT_ALLOC(test, o->handles);
 
 	for (i = 0; i < nr_live; i++) {
 		live[i] = zst_alloc(pool, size, 0x11110000 + i, scratch);
-		KUNIT_ASSERT_NE(test, live[i], 0UL);
+		ZST_ASSERT_HANDLE(test, live[i], size);
 	}
 	live_pages = zs_get_total_pages(pool);
 
@@ -1361,7 +1377,7 @@ static void test_deferred_overflow(struct kunit *test)
 	for (attempt = 1; attempt <= 3; attempt++) {
 		for (i = 0; i < o->nr; i++) {
 			o->handles[i] = zst_alloc(pool, size, i, scratch);
-			KUNIT_ASSERT_NE(test, o->handles[i], 0UL);
+			ZST_ASSERT_HANDLE(test, o->handles[i], size);
 		}
 		zs_free_deferred_flush(pool);
 		zst_stats(pool, &s0);
@@ -1431,16 +1447,18 @@ static void test_deferred_flush_on_destroy(struct kunit *test)
 
 	scratch = kunit_kmalloc(test, PAGE_SIZE, GFP_KERNEL);
 	handles = kunit_kcalloc(test, n, sizeof(*handles), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, scratch);
-	KUNIT_ASSERT_NOT_NULL(test, handles);
+	ZST_ASSERT_ALLOC(test, scratch);
+	ZST_ASSERT_ALLOC(test, handles);
 
 	base = zst_nr_zspages();
 	pool = zst_create_pool(test);
 	for (i = 0; i < n; i++) {
 		handles[i] = zst_alloc(pool, sizes[i % ARRAY_SIZE(sizes)], i, scratch);
-		KUNIT_ASSERT_NE(test, handles[i], 0UL);
+		ZST_ASSERT_HANDLE(test, handles[i], sizes[i % ARRAY_SIZE(sizes)]);
 	}
-	KUNIT_ASSERT_GT(test, zst_nr_zspages(), base);
+	KUNIT_ASSERT_GT_MSG(test, zst_nr_zspages(), base,
+			    "NR_ZSPAGES with %d objects: expected > %lu found %lu",
+			    n, base, zst_nr_zspages());
 
 	/* half from this CPU in one go, half from wherever we get scheduled */
 	preempt_disable();
