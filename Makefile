@@ -20,6 +20,7 @@ help:
 	@echo '  test-tools     unit tests of the ci/ tooling (seconds, no kernel build)'
 	@echo '  selftests      zram_free/zswap_free kselftests on the running kernel (root)'
 	@echo '  kselftest-tar  a run_kselftest.sh tarball with both collections, into OUT'
+	@echo '  mutants        gate each known-bad revision in series/mutants/, fail if one survives (ONLY=name)'
 	@echo '  deps           install the Debian packages zsgate needs (root)'
 	@echo '  source         fetch/unpack the kernel source and print where it is'
 	@echo '  clean          remove out/;  distclean: also the cache (ZSGATE_CACHE)'
@@ -50,6 +51,11 @@ kselftest-tar:
 
 deps:
 	ci/deps
+
+.PHONY: mutants
+mutants:
+	ci/deps
+	ONLY="$(ONLY)" ci/mutants
 
 source:
 	ci/source
