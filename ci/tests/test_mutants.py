@@ -1,0 +1,120 @@
+# SPDX-License-Identifier: GPL-2.0
+"""ci/mutants: header parsing of every mutant in series/mutants, results, the verdict rule."""
+import importlib.machinery
+import importlib.util
+import json
+import os
+import subprocess
+import tempfile
+import unittest
+
+CI = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(CI)
+MUTANTS = os.path.join(ROOT, "series", "mutants")
+
+_loader = importlib.machinery.SourceFileLoader("ci_mutants", os.path.join(CI, "mutants"))
+_spec = importlib.util.spec_from_loader("ci_mutants", _loader)
+mut = importlib.util.module_from_spec(_spec)
+_loader.exec_module(mut)
+
+KUNIT_JSON = {
+    "name": "KUnit Test Group", "test_cases": [],
+    "sub_groups": [{
+        "name": "zsmalloc", "test_cases": [
+            {"name": "test_overflow", "status": "PASS"},
+            {"name": "test_crashy", "status": "ERROR"}],
+        "sub_groups": [{"name": "test_batching", "sub_groups": [], "test_cases": [
+            {"name": "one class", "status": "PASS"}, {"name": "two classes", "status": "FAIL"}]}],
+    }],
+}
+
+
+def write_patch(d, name, header):
+    p = os.path.join(d, name + ".patch")
+    with open(p, "w", encoding="utf-8") as f:
+        f.write(header + "--- a/mm/zsmalloc.c\n+++ b/mm/zsmalloc.c\n@@ -1 +1 @@\n-a\n+b\n")
+    return p
+
+
+class TestHeaders(unittest.TestCase):
+    def test_every_catalogue_mutant_parses(self):
+        names = [f for f in os.listdir(MUTANTS) if f.endswith(".patch")]
+        self.assertTrue(names)
+        for f in names:
+            m = mut.parse_mutant(os.path.join(MUTANTS, f))
+            self.assertIn(m["applies_to"], ("series", "base"), f)
+            self.assertIn(m["arch"], ("um", "x86_64"), f)
+            self.assertTrue(m["catch"] == "ab" or m["catch"].startswith(("kunit:", "vm:")), f)
+
+    def test_new_style(self):
+        with tempfile.TemporaryDirectory() as d:
+            m = mut.parse_mutant(write_patch(d, "x", "# mutant: bad; caught by: test_a\n# applies-to: base\n"
+                                             "# arch: x86_64\n# catch: kunit:zsmalloc.test_a*\n# config: kcsan\n"))
+        self.assertEqual((m["applies_to"], m["arch"], m["config"], m["filter"]),
+                         ("base", "x86_64", "kcsan", "zsmalloc.test_a*"))
+
+    def test_old_style(self):
+        with tempfile.TemporaryDirectory() as d:
+            m = mut.parse_mutant(write_patch(d, "x", "# mutant: bad (applies to: base 7.3); caught by: "
+                                             "test_a, test_b (um and x86_64)\n"))
+            self.assertEqual((m["applies_to"], m["arch"]), ("base", "um"))
+            self.assertEqual(m["globs"], ["zsmalloc.test_a", "zsmalloc.test_b"])
+            self.assertEqual(m["filter"], "zsmalloc.test_*")
+            m = mut.parse_mutant(write_patch(d, "y", "# mutant: slow; caught by: ab regression rule\n"))
+            self.assertEqual((m["catch"], m["arch"]), ("ab", "x86_64"))
+
+    def test_bad_headers(self):
+        with tempfile.TemporaryDirectory() as d:
+            for h in ("", "# mutant: x; caught by: nobody\n", "# mutant: x; caught by: test_a\n# arch: arm\n",
+                      "# mutant: x; caught by: test_a\n# applies-to: mainline\n"):
+                with self.assertRaises(mut.MutantError, msg=h):
+                    mut.parse_mutant(write_patch(d, "z", h))
+
+    def test_list_and_unknown_only(self):
+        r = subprocess.run([os.path.join(CI, "mutants"), "--list"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(r.stdout.splitlines()), len([f for f in os.listdir(MUTANTS) if f.endswith(".patch")]))
+        r = subprocess.run([os.path.join(CI, "mutants"), "--only", "no-such-mutant", "--list"],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown mutant", r.stderr)
+
+
+class TestVerdict(unittest.TestCase):
+    def setUp(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(KUNIT_JSON, f)
+        self.cases = mut.case_results(f.name)
+        os.unlink(f.name)
+        self.m = {"globs": ["zsmalloc.test_batching"]}
+
+    def test_case_results(self):
+        self.assertEqual(self.cases, {"zsmalloc.test_overflow": "PASS", "zsmalloc.test_crashy": "ERROR",
+                                      "zsmalloc.test_batching": "FAIL"})
+
+    def test_caught_by_named_case(self):
+        v = mut.judge(self.m, {"cases": self.cases, "exit": 1, "splats": [], "booted": True})
+        self.assertEqual((v["verdict"], v["by"]), ("caught", ["zsmalloc.test_batching"]))
+
+    def test_other_case_failing_is_not_caught(self):
+        v = mut.judge({"globs": ["zsmalloc.test_overflow"]},
+                      {"cases": self.cases, "exit": 1, "splats": [], "booted": True})
+        self.assertEqual(v["verdict"], "survived")
+
+    def test_build_failure_is_not_caught(self):
+        v = mut.judge(self.m, {"cases": {}, "exit": 2, "splats": [], "booted": False})
+        self.assertEqual(v["verdict"], "not run")
+
+    def test_crash_and_splat_are_marked(self):
+        v = mut.judge(self.m, {"cases": {}, "exit": 2, "splats": [], "booted": True})
+        self.assertEqual(v["verdict"], "caught")
+        self.assertTrue(v["how"].startswith("crash"))
+        v = mut.judge({"globs": ["zsmalloc.test_overflow"]},
+                      {"cases": {"zsmalloc.test_overflow": "PASS"}, "exit": 1, "booted": True,
+                       "splats": ["BUG: KCSAN: data-race in zs_free_deferred / zs_deferred_take"]})
+        self.assertEqual(v["verdict"], "caught")
+        self.assertTrue(v["how"].startswith("splat"))
+
+
+if __name__ == "__main__":
+    unittest.main()
