@@ -483,11 +483,14 @@ static void zst_free_set(struct kunit *test, struct zs_pool *pool,
 /* ------------------------------------------------------------------ */
 /* Part A: encoding of (PFN, class_idx, obj_idx) in obj */
 
+#define ZST_NO_CLASS_BITS						\
+	"ZS_OBJ_CLASS_BITS is 0 on this arch (UML or 32-bit: obj has no spare bits); " \
+	"class_idx is not encoded, lookup_fallback_after_migration covers this kernel"
+
 #define ZST_NEED_CLASS_BITS(test)					\
 	do {								\
 		if (ZS_OBJ_CLASS_BITS == 0)				\
-			kunit_skip(test,				\
-				   "ZS_OBJ_CLASS_BITS is 0 on this arch (UML or 32-bit: obj has no spare bits); class_idx is not encoded, lookup_fallback_after_migration covers this kernel"); \
+			kunit_skip(test, ZST_NO_CLASS_BITS);		\
 	} while (0)
 
 struct zst_enc_case {
@@ -927,7 +930,7 @@ struct zst_race {
 	unsigned long deadline;
 	/* results */
 	atomic_t errors;
-	spinlock_t err_lock;
+	spinlock_t err_lock;	/* first_err */
 	char first_err[160];
 	unsigned long frees, deferred_frees, migrated, busy, compactions;
 };
@@ -1059,7 +1062,7 @@ static int zst_race_migrator(void *data)
 	while (time_before(jiffies, r->deadline) && !kthread_should_stop()) {
 		zs_compact(r->pool);
 		r->compactions++;
-		msleep(1);
+		usleep_range(1000, 2000);
 	}
 #endif
 	while (!kthread_should_stop())
@@ -1426,6 +1429,57 @@ static void test_deferred_overflow(struct kunit *test)
 #endif
 }
 
+#ifdef ZSMALLOC_KUNIT_HAVE_DEFERRED
+/* Queues handles [from, to) from one CPU with preemption disabled. */
+struct zst_enqueue {
+	struct zs_pool *pool;
+	unsigned long *handles;
+	unsigned int from, to;
+	struct completion done;
+};
+
+static int zst_enqueue_thread(void *data)
+{
+	struct zst_enqueue *e = data;
+	unsigned int i;
+
+	preempt_disable();
+	for (i = e->from; i < e->to; i++)
+		zs_free_deferred(e->pool, e->handles[i]);
+	preempt_enable();
+	complete(&e->done);
+	while (!kthread_should_stop())
+		schedule_timeout_interruptible(HZ / 50);
+	return 0;
+}
+
+static void zst_enqueue_on_each_cpu(struct kunit *test, struct zs_pool *pool,
+				    unsigned long *handles, unsigned int n)
+{
+	unsigned int cpu, k = 0, nr = num_online_cpus();
+	struct zst_enqueue *e;
+	struct task_struct *t;
+
+	e = kunit_kcalloc(test, nr, sizeof(*e), GFP_KERNEL);
+	ZST_ASSERT_ALLOC(test, e);
+	for_each_online_cpu(cpu) {
+		if (k == nr)
+			break;
+		e[k].pool = pool;
+		e[k].handles = handles;
+		e[k].from = n * k / nr;
+		e[k].to = n * (k + 1) / nr;
+		init_completion(&e[k].done);
+		t = zst_start_kthread(test, zst_enqueue_thread, &e[k], cpu,
+				      "zst_enq/%u");
+		wait_for_completion(&e[k].done);
+		kunit_release_action(test, zst_kthread_stop_action, t);
+		k++;
+	}
+	kunit_info(test, "queued %u handles from %u CPUs\n", n, k);
+}
+#endif
+
 /*
  * Objects freed with zs_free_deferred() and the pool destroyed right
  * away: zs_destroy_pool() must flush first, so no zspage is leaked
@@ -1460,13 +1514,8 @@ static void test_deferred_flush_on_destroy(struct kunit *test)
 			    "NR_ZSPAGES with %d objects: expected > %lu found %lu",
 			    n, base, zst_nr_zspages());
 
-	/* half from this CPU in one go, half from wherever we get scheduled */
-	preempt_disable();
-	for (i = 0; i < n / 2; i++)
-		zs_free_deferred(pool, handles[i]);
-	preempt_enable();
-	for (; i < n; i++)
-		zs_free_deferred(pool, handles[i]);
+	/* a slice from every online CPU: each one's buffer holds some */
+	zst_enqueue_on_each_cpu(test, pool, handles, n);
 	zst_stats(pool, &st);
 	kunit_info(test, "at destroy: pending %llu, pool %lu pages\n",
 		   st.pending, zs_get_total_pages(pool));
