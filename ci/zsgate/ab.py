@@ -11,10 +11,14 @@ Statistic (documented in ci/ab and the report):
   95 % interval of the ratio: percentile bootstrap, the base and the patched per-round
   medians resampled independently with replacement (B = 4000, fixed seed), the ratio of
   the two medians taken each time; speedup interval = 1 / ratio interval.
-  Regression: the WHOLE ratio interval lies above 1 + margin (default 10 %): patched is
-  slower than base beyond the spread the rounds themselves show. With R = 3 rounds this
-  means (nearly) every patched round is slower than every base round by more than the
-  margin; a single slow round cannot flag a case.
+  base spread = (max - min) / median of the base per-round medians.
+  Regression: the WHOLE ratio interval lies above 1 + margin (default 25 %) AND the ratio
+  itself exceeds 1 + margin + base spread: patched is slower than base beyond the spread
+  the base rounds themselves show (so a noisy case needs a bigger slowdown to be flagged,
+  which keeps base-vs-base clean across ~20 cases). A single slow round cannot flag a case.
+  Why 25 %: base against base on this 2-core TCG machine, loaded by other builds, showed
+  systematic per-case differences up to ~2x between boots of the same kernel with 1 inner
+  round; a 10 % margin flagged 2 of 18 cases there. The ndelay mutant is > 2x.
 Judged metric: median_us (release time per process) of munmap and teardown cases.
 Shown but not judged: wall, CPU time, memory-return times (deferred frees may return
 memory later by design; the report puts them beside the release times).
@@ -24,7 +28,7 @@ import random
 import statistics
 from typing import Dict, Iterable, List, Optional, Tuple
 
-MARGIN = 0.10
+MARGIN = 0.25
 BOOT = 4000
 SEED = 20240229
 
@@ -108,7 +112,9 @@ def analyze(cases: Dict[Key, Dict[str, List[Dict]]], margin: float = MARGIN,
             e["speedup_lo"] = 1 / hi if hi > 0 else None
             e["speedup_hi"] = 1 / lo if lo > 0 else None
             e["ratio_lo"], e["ratio_hi"] = lo, hi
-            e["regression"] = bool(e["judged"] and lo > 1 + margin)
+            spread = (max(bv) - min(bv)) / median(bv)
+            e["base_spread"] = spread
+            e["regression"] = bool(e["judged"] and lo > 1 + margin and r > 1 + margin + spread)
         entries.append(e)
     return entries
 
