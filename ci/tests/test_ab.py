@@ -238,3 +238,35 @@ class ReportAndSummaryTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class CliTest(unittest.TestCase):
+    def test_vm_without_kernel_is_no_result(self):
+        with tempfile.TemporaryDirectory() as d:
+            r = subprocess.run([sys.executable, os.path.join(CI, "vm"), "--tree", d, "--arch", "x86_64",
+                                "--out", d, "--name", "t"], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 2)
+            self.assertIn("no kernel at", r.stderr)
+
+    def test_ab_reanalyze_from_files(self):
+        rng = random.Random(9)
+        with tempfile.TemporaryDirectory() as d:
+            os.makedirs(os.path.join(d, "ab"))
+            for lab, f in (("base", 1.0), ("patched", 2.0)):
+                for i in range(1, 5):
+                    name = f"ab-x86_64-{lab}-r{i}"
+                    with open(os.path.join(d, "ab", name + ".figures.json"), "w") as fh:
+                        json.dump([figs(be, c, s, p, m * f * rng.lognormvariate(0, 0.05))
+                                   for be, c, s, p, m in CASES], fh)
+                    with open(os.path.join(d, "ab", name + ".vm.json"), "w") as fh:
+                        json.dump({"status": "complete", "seconds": 30, "problems": [], "splats": [],
+                                   "counts": {"pass": 3, "fail": 0, "skip": 0},
+                                   "env": {"ZSGATE_ROUNDS": "2", "ZSGATE_QUICK": "1"}}, fh)
+            r = subprocess.run([sys.executable, os.path.join(CI, "ab"), "--base", "B", "--patched", "P",
+                                "--out", d, "--reanalyze"], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            with open(os.path.join(d, "ab.json")) as fh:
+                doc = json.load(fh)
+            self.assertEqual(len(doc["regressions"]), len(CASES))
+            self.assertEqual(doc["inner_rounds"], 2)
+            self.assertEqual(doc["seconds"], 240)

@@ -79,6 +79,15 @@ def bootstrap_ratio(base: List[float], patched: List[float], boot: int = BOOT,
     return point, lo, hi
 
 
+def quantile(xs: List[float], q: float) -> float:
+    """Linear-interpolation quantile (numpy's default) of a non-empty list."""
+    ys = sorted(xs)
+    pos = q * (len(ys) - 1)
+    i = int(pos)
+    j = min(i + 1, len(ys) - 1)
+    return ys[i] + (ys[j] - ys[i]) * (pos - i)
+
+
 def _summ(figs: List[Dict], key: str) -> Optional[float]:
     xs = [float(f[key]) for f in figs if isinstance(f.get(key), (int, float)) and f[key] >= 0]
     return median(xs) if xs else None
@@ -98,6 +107,11 @@ def analyze(cases: Dict[Key, Dict[str, List[Dict]]], margin: float = MARGIN,
             figs = revs.get(rev, [])
             vals = [float(f["median_us"]) for f in figs if isinstance(f.get("median_us"), (int, float))]
             e[name] = {"median_us": median(vals) if vals else None, "values_us": vals}
+            if vals:
+                # the spread between boots, which is what the A/B judges (the boots' own
+                # p10/p90 over their inner samples are kept as p10_us/p90_us)
+                e[name]["p10_rounds_us"] = quantile(vals, 0.1)
+                e[name]["p90_rounds_us"] = quantile(vals, 0.9)
             for x in EXTRA_KEYS:
                 v = _summ(figs, x)
                 if v is not None:

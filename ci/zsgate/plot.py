@@ -40,14 +40,16 @@ def main():
         ax.set_yticks(ys)
         ax.set_yticklabels([label(e) for e in es], fontsize=9)
         ax.axvline(1.0, color="black", lw=1)
-        ax.axvspan(0, 1 / (1 + margin), color="tab:red", alpha=0.08,
-                   label=f"regression zone ({lb} > {100 * margin:.0f} % slower)")
         xs = [e["speedup_lo"] for e in es] + [e["speedup_hi"] for e in es] + [1.0]
-        ax.set_xlim(max(0.0, min(xs) * 0.85), max(xs) * 1.2)
-        ax.set_xlabel(f"speedup = {la} / {lb} release time (>1: {lb} faster), 95 % bootstrap CI")
-        ax.set_title(f"{be} ({ab.get('arch')}, {ab.get('rounds')} rounds x {ab.get('inner_rounds')})")
-        ax.grid(axis="x", alpha=0.3)
-        ax.legend(loc="lower right", fontsize=8)
+        lo_x, hi_x = max(0.02, min(xs) * 0.8), min(100.0, max(xs) * 1.6)
+        ax.set_xscale("log")
+        ax.set_xlim(lo_x, hi_x)
+        ax.axvspan(lo_x, 1 / (1 + margin), color="tab:red", alpha=0.08)
+        ax.set_xlabel(f"speedup {la}/{lb} (log; >1: {lb} faster), 95 % bootstrap CI\n"
+                      f"shaded: {lb} more than {100 * margin:.0f} % slower; red point: flagged regression",
+                      fontsize=9)
+        ax.set_title(f"{be} ({ab.get('arch')}, {ab.get('rounds')} rounds x {ab.get('inner_rounds')} inner)")
+        ax.grid(axis="x", which="both", alpha=0.3)
     regs = ab.get("regressions", [])
     fig.suptitle(f"zsgate A/B {la} vs {lb}: " + (f"{len(regs)} REGRESSION(S)" if regs else "no regression"),
                  color="tab:red" if regs else "black")

@@ -23,8 +23,9 @@ def _cell(side: Dict) -> str:
     if m is None:
         return "–"
     s = _us(m)
-    if side.get("p10_us") is not None and side.get("p90_us") is not None:
-        s += f" ({_us(side['p10_us'])}–{_us(side['p90_us'])})"
+    lo, hi = side.get("p10_rounds_us"), side.get("p90_rounds_us")
+    if lo is not None and hi is not None:
+        s += f" ({_us(lo)}–{_us(hi)})"
     return s
 
 
@@ -122,16 +123,16 @@ def render(run_id: str, summary: Optional[Dict], abd: Optional[Dict], png: Optio
         n = len(abd.get("entries", []))
         regs = abd.get("regressions", [])
         out.append(f"A/B on {abd.get('arch')}: {la} vs {lb}, {abd.get('rounds')} interleaved rounds "
-                   f"({la} {lb} {la} {lb} …), {abd.get('inner_rounds')} inner rounds per boot"
-                   f"{', quick sizes' if abd.get('quick') else ''}; {n} cases, "
+                   f"({la} {lb} {lb} {la} …), {abd.get('inner_rounds')} inner round(s) per boot"
+                   f"{', quick sizes (ZSGATE_QUICK: nominal 64…512 MB / 4, 256 MB teardown → 64 MB)' if abd.get('quick') else ''}; {n} cases, "
                    f"{len(regs)} regression(s){': ' + ', '.join(regs) if regs else ''}; "
                    f"{abd.get('seconds', 0):.0f} s.")
         out.append("")
         if png:
             out += [f"![speedup per case]({png})", ""]
         out += ab_tables(abd)
-        out += ["Cells: median over the rounds of each boot's median per-process release time "
-                "(p10–p90: the same for the boots' p10 and p90). Speedup = "
+        out += ["Cells: median over the rounds (boots) of each boot's median per-process release time, "
+                "with the p10–p90 of those per-boot medians (the between-boot spread the rule judges). Speedup = "
                 f"{la}/{lb} with its 95 % bootstrap interval; > 1 means {lb} is faster. "
                 f"Regression rule: {abd.get('statistic', '')}; margin {abd.get('margin', 0) * 100:.0f} %. "
                 "CPU: CLOCK_THREAD_CPUTIME_ID of the releasing thread (kernel worker time is not "
