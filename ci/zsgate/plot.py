@@ -28,13 +28,15 @@ def main():
         backends = ["zram"]
     fig, axes = plt.subplots(1, len(backends), figsize=(6.5 * len(backends), 5.2), squeeze=False)
     for ax, be in zip(axes[0], backends):
-        es = [e for e in ab["entries"] if e["backend"] == be and e.get("speedup") and e.get("judged")]
+        es = [e for e in ab["entries"] if e["backend"] == be and e.get("speedup")
+              and e["case"] in ("munmap", "teardown_munmap", "teardown_exit")]
         order = {"munmap": 0, "teardown_munmap": 1, "teardown_exit": 2}
         es.sort(key=lambda e: (order.get(e["case"], 9), e["size_mb"], e["procs"]))
         ys = list(range(len(es)))[::-1]
         for y, e in zip(ys, es):
             s, lo, hi = e["speedup"], e["speedup_lo"], e["speedup_hi"]
-            color = "tab:red" if e.get("regression") else ("tab:green" if lo > 1 else "tab:blue")
+            color = "tab:red" if e.get("regression") else (
+                "tab:gray" if not e.get("judged") else ("tab:green" if lo > 1 else "tab:blue"))
             ax.errorbar(s, y, xerr=[[s - lo], [hi - s]], fmt="o", color=color, capsize=4, ms=6)
             ax.annotate(f"{s:.2f}x", (hi, y), xytext=(5, -3), textcoords="offset points", fontsize=8)
         ax.set_yticks(ys)
@@ -46,7 +48,7 @@ def main():
         ax.set_xlim(lo_x, hi_x)
         ax.axvspan(lo_x, 1 / (1 + margin), color="tab:red", alpha=0.08)
         ax.set_xlabel(f"speedup {la}/{lb} (log; >1: {lb} faster), 95 % bootstrap CI\n"
-                      f"shaded: {lb} more than {100 * margin:.0f} % slower; red point: flagged regression",
+                      f"shaded: {lb} > {100 * margin:.0f} % slower; red: regression; gray: shown, not judged",
                       fontsize=9)
         ax.set_title(f"{be} ({ab.get('arch')}, {ab.get('rounds')} rounds x {ab.get('inner_rounds')} inner)")
         ax.grid(axis="x", which="both", alpha=0.3)

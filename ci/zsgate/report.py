@@ -35,6 +35,8 @@ def _speed(e: Dict) -> str:
     s = f"{e['speedup']:.2f}× ({e['speedup_lo']:.2f}–{e['speedup_hi']:.2f})"
     if e.get("regression"):
         s += " **REGRESSION**"
+    elif not e.get("judged"):
+        s += " (not judged)"
     return s
 
 
