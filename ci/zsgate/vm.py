@@ -63,6 +63,12 @@ echo 1 >/proc/sys/kernel/printk
 echo "{begin}"
 $BB cat /tmp/ktap
 echo "{end}"
+# logs the tests' helper tools left in the guest's /tmp (fio, stress-ng): console only
+for f in /tmp/*.log; do
+	[ -f "$f" ] || continue
+	echo "zsgate-vm: tail of $f"
+	$BB tail -n 15 "$f"
+done
 echo "{done}"
 $BB sync
 $BB {off} -f
