@@ -36,7 +36,8 @@ static pid_t zsf_race_extra(struct __test_metadata *_metadata, struct zsf_ctx *c
 	snprintf(dev, sizeof(dev), "--filename=/dev/zram%d", id);
 	snprintf(rt, sizeof(rt), "--runtime=%d", secs + 60);	/* we kill it */
 	{
-		char *argv[] = { "fio", "--name=zsgate-discard", dev, "--direct=1",
+		/* --thread: fio jobs are processes in their own sessions otherwise */
+		char *argv[] = { "fio", "--thread", "--name=zsgate-discard", dev, "--direct=1",
 				 "--time_based", rt, "--bs=4k", "--iodepth=1",
 				 "--ioengine=psync", "--numjobs=1",
 				 "--rw=randtrim", "--size=200M",

@@ -191,7 +191,7 @@ static int zram_reset(int id)
 	int i, r = 0;
 
 	snprintf(p, sizeof(p), "/sys/block/zram%d/reset", id);
-	for (i = 0; i < 50; i++) {	/* EBUSY while a closer is in flight */
+	for (i = 0; i < 300; i++) {	/* EBUSY while a closer (udev probe, a killed tool) is in flight */
 		r = write_str(p, "1");
 		if (r != -EBUSY)
 			break;
@@ -206,8 +206,9 @@ static int undo(char *line)
 	int id, r = 0;
 
 	if (sscanf(line, "pgrp %d", &id) == 1) {
-		if (id > 1)
-			kill(-id, SIGKILL);
+		/* kill the tool's group and wait (10 s) until it is gone */
+		for (int i = 0; id > 1 && i < 1000 && kill(-id, SIGKILL) == 0; i++)
+			usleep(10000);
 	} else if (sscanf(line, "swap %399s", arg) == 1) {
 		if (swapoff(arg) && errno != EINVAL && errno != ENOENT)
 			r = -errno;
@@ -1182,6 +1183,9 @@ void zsf_reap(pid_t pid, int sig)
 	if (sig)
 		kill(-pid, sig);
 	waitpid(pid, NULL, 0);
+	/* the tool's own children (fio jobs) too: they may hold a device */
+	for (int i = 0; i < 1000 && kill(-pid, sig ? sig : 0) == 0; i++)
+		usleep(10000);
 }
 
 void zsf_compact_backend(struct zsf_ctx *c)
