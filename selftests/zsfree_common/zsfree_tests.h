@@ -548,6 +548,7 @@ static void zsf_burst(struct __test_metadata *_metadata, struct zsf_ctx *c,
 	p = zsf_region(bytes);
 	ASSERT_NE(NULL, p);
 	zsf_prepare(_metadata, p, bytes, 0x4000);
+	n = zsf_count_swapped(p, bytes);	/* entries this munmap frees */
 	have = zsf_deferred(c, &d0);
 	t0 = zsf_now_ns();
 	ASSERT_EQ(0, munmap(p, bytes));
