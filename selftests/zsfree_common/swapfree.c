@@ -17,6 +17,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/swap.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -30,6 +31,7 @@
 #define SWAP_PRIO 32767
 #define ZSWAP_DBG "/sys/kernel/debug/zswap"
 #define DEBUGFS "/sys/kernel/debug"
+#define TMPFS_MAGIC_ 0x01021994
 
 struct zsf_env zsf_env;
 static long pagesz;
@@ -574,6 +576,7 @@ static int setup_zswap(struct zsf_ctx *c, int flags, char *why, size_t whylen)
 					"shrinker_enabled", "accept_threshold_percent" };
 	const char *dir = zsf_env.swapdir;
 	int fd, r, prio, lfd = -1;
+	struct statfs sfs;
 	char v[64], p[256];
 
 	if (access("/sys/module/zswap/parameters/enabled", F_OK)) {
@@ -594,7 +597,10 @@ static int setup_zswap(struct zsf_ctx *c, int flags, char *why, size_t whylen)
 		snprintf(why, whylen, "create %s: %s", c->swapfile, strerror(errno));
 		return -1;
 	}
-	if (fallocate(fd, 0, 0, ZSWAP_FILESIZE) && ftruncate(fd, ZSWAP_FILESIZE)) {
+	/* tmpfs: sparse (fallocate would take the RAM), it goes on a loop device */
+	if ((fstatfs(fd, &sfs) || sfs.f_type != TMPFS_MAGIC_ ||
+	     ftruncate(fd, ZSWAP_FILESIZE)) &&
+	    fallocate(fd, 0, 0, ZSWAP_FILESIZE) && ftruncate(fd, ZSWAP_FILESIZE)) {
 		snprintf(why, whylen, "size %s: %s", c->swapfile, strerror(errno));
 		close(fd);
 		return -1;
