@@ -760,7 +760,7 @@ void zsf_swap_users(char *buf, size_t len)
 	if (!d)
 		return;
 	while ((de = readdir(d)) && used + 64 < len) {
-		char p[64], line[256], comm[64] = "?";
+		char p[300], line[256], comm[64] = "?";
 		unsigned long kb = 0;
 		FILE *f;
 
