@@ -81,6 +81,38 @@ class SummaryTest(unittest.TestCase):
             self.assertEqual(len(s["splats"]), 1)
             self.assertTrue(any("kunit-x86_64-base: no results" in p for p in s["problems"]))
 
+    def rule_run(self, d, base_cases, patched_cases, series=True):
+        write(os.path.join(d, "meta.json"), {
+            "kernel": {"version": "7.3.0-rc7", "part_a": True, "package": "p", "path": "/k"},
+            "series": {"kind": "quilt", "id": "x", "path": "/s"} if series else None,
+            "runs": [{"name": f"vm-um-{rev}", "arch": "um", "revision": rev, "kind": "vm"}
+                     for rev in ("base", "patched")]})
+        for rev, cases in (("base", base_cases), ("patched", patched_cases)):
+            write(os.path.join(d, f"vm-um-{rev}.json"), {"name": "g", "sub_groups": [{
+                "name": "zram_free", "sub_groups": [],
+                "test_cases": [{"name": n, "status": st} for n, st in cases]}]})
+        return self.run_summary(d), load(os.path.join(d, "summary.json"))
+
+    def test_failure_on_base_too_is_reported_not_judged(self):
+        with tempfile.TemporaryDirectory() as d:
+            r, s = self.rule_run(d, [("race", "FAIL"), ("a", "PASS")], [("race", "FAIL"), ("a", "PASS")])
+            self.assertEqual(r.returncode, 0, r.stdout)
+            self.assertEqual([(b["case"], b["also_in_patched"]) for b in s["base_failures"]],
+                             [("zram_free.race", True)])
+            self.assertIn("base failure", r.stdout)
+
+    def test_new_failure_on_patched_fails(self):
+        with tempfile.TemporaryDirectory() as d:
+            r, s = self.rule_run(d, [("race", "PASS"), ("a", "FAIL")], [("race", "FAIL"), ("a", "FAIL")])
+            self.assertEqual(r.returncode, 1)
+            self.assertEqual(s["problems"], ["vm-um-patched: 1 failed that pass on base: zram_free.race"])
+
+    def test_without_series_every_failure_counts(self):
+        with tempfile.TemporaryDirectory() as d:
+            r, s = self.rule_run(d, [("race", "FAIL")], [("race", "FAIL")], series=False)
+            self.assertEqual(r.returncode, 1)
+            self.assertEqual(len(s["problems"]), 2)
+
     def test_no_test_ran_fails(self):
         with tempfile.TemporaryDirectory() as d:
             self.meta(d, ["kunit-um-base"])

@@ -35,6 +35,23 @@ def count_kunit_json(path: str) -> Dict[str, int]:
     return counts
 
 
+def failed_cases(path: str) -> List[str]:
+    """'group.case' names of the leaf cases of a kunit.py --json file that did not pass or skip."""
+    with open(path, encoding="utf-8") as f:
+        root = json.load(f)
+    out: List[str] = []
+
+    def walk(group: Dict, prefix: str) -> None:
+        for case in group.get("test_cases", []):
+            if case.get("status") not in ("PASS", "SKIP"):
+                out.append(prefix + str(case.get("name")))
+        for sub in group.get("sub_groups", []):
+            walk(sub, prefix + str(sub.get("name")) + ".")
+
+    walk(root, "")
+    return out
+
+
 def skip_reasons(ktap_lines: Iterable[str]) -> List[str]:
     """'name: reason' for each '... # SKIP reason' line of a KTAP stream."""
     out = []
