@@ -1011,6 +1011,8 @@ long zsf_pageout(char *p, size_t bytes)
 	long n = bytes / pagesz, s = 0;
 
 	for (int i = 0; i < 5 && s < n; i++) {
+		if (i)
+			usleep(2000 * i);	/* let other CPUs' LRU batches drain */
 		if (drain)
 			lru_drain_all();
 		if (madvise(p, bytes, MADV_PAGEOUT))

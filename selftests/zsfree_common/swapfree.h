@@ -159,8 +159,12 @@ void zsf_fill(char *p, size_t bytes, uint32_t seed);
 long zsf_verify(const char *p, size_t bytes, uint32_t seed, size_t step);
 /* page out; returns number of pages pagemap reports swapped (retries) */
 long zsf_pageout(char *p, size_t bytes);
-/* swapped enough: all but 0.5 % (LRU batch stragglers, see zsf_pageout) */
-#define ZSF_SWAPPED_OK(swapped, pages) ((swapped) >= (pages) - (pages) / 200)
+/*
+ * Swapped enough: all but 2 %. Pages still sitting in another CPU's LRU add batch
+ * cannot be isolated by MADV_PAGEOUT; in a loaded TCG guest up to 0.7 % of a 64 MB
+ * region stayed behind after every retry. A broken page-out still fails here.
+ */
+#define ZSF_SWAPPED_OK(swapped, pages) ((swapped) >= (pages) - (pages) / 50)
 long zsf_count_swapped(const char *p, size_t bytes);
 
 /* time */
