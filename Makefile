@@ -14,8 +14,10 @@ export KDIR SERIES ARCHS JOBS ZSGATE_CACHE OUT DEBUG
 
 help:
 	@echo 'zsgate targets:'
-	@echo '  gate           the main job: source -> base/patched trees -> KUnit (ARCHS) -> verdict'
-	@echo '  check          the project'"'"'s own tests: tooling unit tests, the gate, host selftests'
+	@echo '  gate           the main job: source -> base/patched trees -> KUnit + VM kselftests (ARCHS)'
+	@echo '                 -> A/B base vs patched -> report.md/png and the verdict'
+	@echo '  check          the project'"'"'s own tests: tooling unit tests, bad input, KUnit and VM'
+	@echo '                 kselftests (base + patched), host kselftests; no timing judgement'
 	@echo '  kunit          KUnit only, for ARCHS x (base, patched); DEBUG=1 for KASAN/lockdep'
 	@echo '  test-tools     unit tests of the ci/ tooling (seconds, no kernel build)'
 	@echo '  selftests      zram_free/zswap_free kselftests on the running kernel (root)'
