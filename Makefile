@@ -10,7 +10,7 @@ OUT          ?= $(CURDIR)/out
 DEBUG        ?=
 export KDIR SERIES ARCHS JOBS ZSGATE_CACHE OUT DEBUG
 
-.PHONY: help gate check kunit test-tools selftests kselftest-tar deps source clean distclean
+.PHONY: help gate check kunit test-tools selftests kselftest-tar report deps source clean distclean
 
 help:
 	@echo 'zsgate targets:'
@@ -23,6 +23,7 @@ help:
 	@echo '  selftests      zram_free/zswap_free kselftests on the running kernel (root)'
 	@echo '  kselftest-tar  a run_kselftest.sh tarball with both collections, into OUT'
 	@echo '  mutants        gate each known-bad revision in series/mutants/, fail if one survives (ONLY=name)'
+	@echo '  report         re-render report.md/report.png of the newest run (OUT/latest)'
 	@echo '  deps           install the Debian packages zsgate needs (root)'
 	@echo '  source         fetch/unpack the kernel source and print where it is'
 	@echo '  clean          remove out/;  distclean: also the cache (ZSGATE_CACHE)'
@@ -50,6 +51,9 @@ selftests:
 
 kselftest-tar:
 	eval "$$(ci/source)" && KSRC=$$KSRC OUT=$(OUT) ci/kselftest-tar
+
+report:
+	ci/summary $(OUT)/latest; ci/report $(OUT)/latest
 
 deps:
 	ci/deps
