@@ -47,10 +47,10 @@ test-tools:
 	python3 -m unittest discover -s ci/tests -t ci
 
 selftests:
-	eval "$$(ci/source)" && KSRC=$$KSRC OUT=$(OUT)/selftests-host ci/selftests $(if $(QUICK),--quick)
+	OUT=$(OUT)/selftests-host ci/selftests $(if $(QUICK),--quick)
 
 kselftest-tar:
-	eval "$$(ci/source)" && KSRC=$$KSRC OUT=$(OUT) ci/kselftest-tar
+	OUT=$(OUT) ci/kselftest-tar
 
 report:
 	ci/summary $(OUT)/latest; ci/report $(OUT)/latest
