@@ -1303,24 +1303,24 @@ static void test_deferred_drain_batching(struct kunit *test)
 }
 
 #ifdef ZSMALLOC_KUNIT_HAVE_DEFERRED
-struct zst_overflow {
+/* Queues handles [from, to) from one CPU with preemption disabled. */
+struct zst_enqueue {
 	struct zs_pool *pool;
 	unsigned long *handles;
-	unsigned int nr;
+	unsigned int from, to;
 	struct completion done;
 };
 
-/* Queues every handle from one CPU with preemption disabled. */
-static int zst_overflow_thread(void *data)
+static int zst_enqueue_thread(void *data)
 {
-	struct zst_overflow *o = data;
+	struct zst_enqueue *e = data;
 	unsigned int i;
 
 	preempt_disable();
-	for (i = 0; i < o->nr; i++)
-		zs_free_deferred(o->pool, o->handles[i]);
+	for (i = e->from; i < e->to; i++)
+		zs_free_deferred(e->pool, e->handles[i]);
 	preempt_enable();
-	complete(&o->done);
+	complete(&e->done);
 	while (!kthread_should_stop())
 		schedule_timeout_interruptible(HZ / 50);
 	return 0;
@@ -1342,10 +1342,10 @@ static void test_deferred_overflow(struct kunit *test)
 	const size_t size = 64;
 	struct zs_deferred_stats s0, s1;
 	struct task_struct *t;
-	struct zst_overflow *o;
+	struct zst_enqueue *o;
 	struct zs_pool *pool;
 	unsigned long *live;
-	unsigned int cap, i, attempt;
+	unsigned int cap, nr, i, attempt;
 	unsigned long live_pages;
 	u64 enq = 0, ovf = 0;
 	u8 *scratch;
@@ -1361,8 +1361,10 @@ static void test_deferred_overflow(struct kunit *test)
 	KUNIT_ASSERT_GT_MSG(test, cap, 0U,
 			    "per-cpu buffer capacity: expected > 0 found %u", cap);
 	o->pool = pool;
-	o->nr = cap + extra;
-	o->handles = kunit_kcalloc(test, o->nr, sizeof(*o->handles), GFP_KERNEL);
+	nr = cap + extra;
+	o->from = 0;
+	o->to = nr;
+	o->handles = kunit_kcalloc(test, nr, sizeof(*o->handles), GFP_KERNEL);
 	ZST_ASSERT_ALLOC(test, o->handles);
 
 	for (i = 0; i < nr_live; i++) {
@@ -1378,14 +1380,14 @@ static void test_deferred_overflow(struct kunit *test)
 	 * Retry a few times for a clean run; the accounting must hold anyway.
 	 */
 	for (attempt = 1; attempt <= 3; attempt++) {
-		for (i = 0; i < o->nr; i++) {
+		for (i = 0; i < nr; i++) {
 			o->handles[i] = zst_alloc(pool, size, i, scratch);
 			ZST_ASSERT_HANDLE(test, o->handles[i], size);
 		}
 		zs_free_deferred_flush(pool);
 		zst_stats(pool, &s0);
 		init_completion(&o->done);
-		t = zst_start_kthread(test, zst_overflow_thread, o,
+		t = zst_start_kthread(test, zst_enqueue_thread, o,
 				      cpumask_first(cpu_online_mask), "zst_ovf/%u");
 		wait_for_completion(&o->done);
 		kunit_release_action(test, zst_kthread_stop_action, t);
@@ -1394,9 +1396,9 @@ static void test_deferred_overflow(struct kunit *test)
 
 		enq = s1.enqueued - s0.enqueued;
 		ovf = s1.overflow - s0.overflow;
-		KUNIT_EXPECT_EQ_MSG(test, enq + ovf, (u64)o->nr,
+		KUNIT_EXPECT_EQ_MSG(test, enq + ovf, (u64)nr,
 				    "attempt %u: enqueued %llu + overflow %llu: expected %u calls found %llu",
-				    attempt, enq, ovf, o->nr, enq + ovf);
+				    attempt, enq, ovf, nr, enq + ovf);
 		KUNIT_EXPECT_EQ_MSG(test, s1.drained - s0.drained, enq,
 				    "attempt %u: drained expected %llu (= enqueued) found %llu",
 				    attempt, enq, s1.drained - s0.drained);
@@ -1430,29 +1432,6 @@ static void test_deferred_overflow(struct kunit *test)
 }
 
 #ifdef ZSMALLOC_KUNIT_HAVE_DEFERRED
-/* Queues handles [from, to) from one CPU with preemption disabled. */
-struct zst_enqueue {
-	struct zs_pool *pool;
-	unsigned long *handles;
-	unsigned int from, to;
-	struct completion done;
-};
-
-static int zst_enqueue_thread(void *data)
-{
-	struct zst_enqueue *e = data;
-	unsigned int i;
-
-	preempt_disable();
-	for (i = e->from; i < e->to; i++)
-		zs_free_deferred(e->pool, e->handles[i]);
-	preempt_enable();
-	complete(&e->done);
-	while (!kthread_should_stop())
-		schedule_timeout_interruptible(HZ / 50);
-	return 0;
-}
-
 static void zst_enqueue_on_each_cpu(struct kunit *test, struct zs_pool *pool,
 				    unsigned long *handles, unsigned int n)
 {
