@@ -219,6 +219,18 @@ class ReportAndSummaryTest(unittest.TestCase):
             self.assertNotIn("REGRESSION", text)
             self.assertIn("1.6", text)   # speedup ~1/0.6
 
+    def test_report_cpu_munmap_plus_kworkers(self):
+        """The munmap table shows CPU of munmap + kworkers and its growth, base -> patched."""
+        base = [("base", [{"backend": "zram", "case": "munmap", "size_mb": 64, "procs": 1, "median_us": 1000,
+                           "cpu_us": 900, "kworker_us": 100, "cpu_total_us": 1000}])] * 3
+        pat = [("patched", [{"backend": "zram", "case": "munmap", "size_mb": 64, "procs": 1, "median_us": 400,
+                             "cpu_us": 300, "kworker_us": 800, "cpu_total_us": 1100}])] * 3
+        entries = ab.analyze(ab.collect(base + pat))
+        self.assertEqual(entries[0]["patched"]["kworker_us"], 800)
+        text = render("run1", {"verdict": "pass", "problems": [], "runs": [], "splats": [], "ab": entries},
+                      {"entries": entries}, None)
+        self.assertIn("| 1000 µs / 1100 µs (+10 %) |", text)
+
     def test_report_shows_regression(self):
         with tempfile.TemporaryDirectory() as d:
             abd = write_ab(d, 1.6)

@@ -40,7 +40,7 @@ BOOT = 4000
 SEED = 20240229
 
 JUDGED_CASES = ("munmap", "teardown_munmap", "teardown_exit")
-EXTRA_KEYS = ("p10_us", "p90_us", "wall_us", "cpu_us", "drain_ms", "ret50_ms", "ret90_ms",
+EXTRA_KEYS = ("p10_us", "p90_us", "wall_us", "cpu_us", "kworker_us", "cpu_total_us", "drain_ms", "ret50_ms", "ret90_ms",
               "avail50_ms", "avail90_ms", "freed_kb")
 
 Key = Tuple[str, str, int, int]   # backend, case, size_mb, procs

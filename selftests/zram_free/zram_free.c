@@ -52,4 +52,62 @@ static pid_t zsf_race_extra(struct __test_metadata *_metadata, struct zsf_ctx *c
 	return pid;
 }
 
+/*
+ * Buffer allocation failure: the pool of our zram device is created while
+ * fail_function makes zs_deferred_alloc_buffers() fail, as an allocation
+ * failure at pool creation would. The pool must work with synchronous
+ * frees: capacity 0, nothing enqueued, every free counted as overflow,
+ * data intact through swap-in (which frees slots too), the pool back at
+ * baseline after munmap(). Catches a NULL buffer dereference, a handle
+ * queued into a buffer that is not there (lost), or frees that wait for a
+ * drain that never runs. SKIP without CONFIG_FAIL_FUNCTION or Part B.
+ */
+FIXTURE(nobuffers) {
+	struct zsf_ctx c;
+};
+
+FIXTURE_SETUP(nobuffers)
+{
+	ZSF_SETUP(ZSF_NO_DEFERRED_BUFFERS);
+}
+
+FIXTURE_TEARDOWN(nobuffers)
+{
+	ZSF_TEARDOWN();
+}
+
+TEST_F_TIMEOUT(nobuffers, sync_fallback, 300)
+{
+	size_t bytes = zsf_size_mb(64) * ZSF_MB;
+	long pages = bytes / PG, sw, bad;
+	struct zsf_deferred d0, d1;
+	char *p = zsf_region(bytes);
+
+	ASSERT_TRUE(zsf_deferred(&self->c, &d0))
+		TH_LOG("no deferred counters for zram%d on a kernel with zs_deferred_alloc_buffers",
+		       self->c.zram_id);
+	ASSERT_EQ(0, d0.capacity)
+		TH_LOG("zram%d has %llu-entry buffers although their allocation was made to fail",
+		       self->c.zram_id, (unsigned long long)d0.capacity);
+	ASSERT_NE(NULL, p);
+	zsf_prepare(_metadata, p, bytes, 0x5000);
+	bad = zsf_verify(p, bytes, 0x5000, 1);	/* swap-in of every page */
+	ASSERT_EQ(0, bad) TH_LOG("%ld of %ld pages read back wrong", bad, pages);
+	sw = zsf_pageout(p, bytes);
+	ASSERT_TRUE(ZSF_SWAPPED_OK(sw, pages)) TH_LOG("%ld of %ld pages swapped", sw, pages);
+	ASSERT_EQ(0, munmap(p, bytes));
+	ASSERT_LE(0, zsf_check_clean(_metadata, &self->c));
+	ASSERT_TRUE(zsf_deferred(&self->c, &d1));
+	EXPECT_EQ(d0.enqueued, d1.enqueued)
+		TH_LOG("%llu frees queued into buffers that were never allocated",
+		       (unsigned long long)(d1.enqueued - d0.enqueued));
+	/* every slot of the (>= 98 % swapped) region is freed at least once */
+	EXPECT_LE(d0.overflow + pages - pages / 50, d1.overflow)
+		TH_LOG("%llu synchronous frees counted for %ld swapped pages",
+		       (unsigned long long)(d1.overflow - d0.overflow), pages);
+	zsf_figure(&self->c, "case=nobuffers size_mb=%zu procs=1 overflow=%llu capacity=%llu rounds=1",
+		   bytes / ZSF_MB, (unsigned long long)(d1.overflow - d0.overflow),
+		   (unsigned long long)d1.capacity);
+}
+
 TEST_HARNESS_MAIN

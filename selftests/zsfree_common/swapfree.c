@@ -243,6 +243,12 @@ static int undo(char *line)
 	} else if (sscanf(line, "file %399s", arg) == 1) {
 		if (unlink(arg) && errno != ENOENT)
 			r = -errno;
+	} else if (sscanf(line, "failfn %127s", arg2) == 1) {
+		snprintf(arg, sizeof(arg), "!%s", arg2);
+		r = write_str(DEBUGFS "/fail_function/inject", arg);
+		r = r == -ENOENT ? 0 : r;	/* not armed (any more) */
+	} else if (sscanf(line, "write %127s %399s", arg2, arg) == 2) {
+		r = write_str(arg2, arg);
 	} else if (sscanf(line, "umount %399s", arg) == 1) {
 		if (umount2(arg, MNT_DETACH) && errno != EINVAL)
 			r = -errno;
@@ -491,6 +497,68 @@ int zsf_extra_zram(struct zsf_ctx *c, uint64_t size, char *why, size_t whylen)
 	return zram_new(c, size, why, whylen);
 }
 
+/*
+ * Make @fn (an ALLOW_ERROR_INJECTION function) return @retval on every call
+ * through fail_function, until failfn_disarm(); the previous fail_function
+ * settings and the disarm are recorded for restore. KSFT_SKIP_RC when the
+ * kernel cannot inject into @fn.
+ */
+static int failfn_arm(struct zsf_ctx *c, const char *fn, int retval,
+		      char *why, size_t whylen)
+{
+	static const char *const knobs[][2] = {
+		{ DEBUGFS "/fail_function/probability", "100" },
+		{ DEBUGFS "/fail_function/interval", "1" },
+		{ DEBUGFS "/fail_function/times", "-1" },
+		{ DEBUGFS "/fail_function/verbose", "0" },
+	};
+	FILE *f = fopen(DEBUGFS "/fail_function/injectable", "re");
+	char line[256], p[256], v[32];
+	bool found = false;
+	int r;
+
+	if (!f) {
+		snprintf(why, whylen, "no %s/fail_function (CONFIG_FAIL_FUNCTION)", DEBUGFS);
+		return KSFT_SKIP_RC;
+	}
+	snprintf(p, sizeof(p), "%s\t", fn);	/* "<function>\t<type>" per line */
+	while (!found && fgets(line, sizeof(line), f))
+		found = !strncmp(line, p, strlen(p));
+	fclose(f);
+	if (!found) {
+		snprintf(why, whylen, "%s is not injectable here: a kernel without Part B's buffer allocation", fn);
+		return KSFT_SKIP_RC;
+	}
+	for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++) {
+		if (read_str(knobs[i][0], v, sizeof(v)) == 0)
+			rec(c, "write %s %s", knobs[i][0], v);
+		r = write_str(knobs[i][0], knobs[i][1]);
+		if (r) {
+			snprintf(why, whylen, "write %s: %s", knobs[i][0], strerror(-r));
+			return -1;
+		}
+	}
+	snprintf(p, sizeof(p), "!%s", fn);
+	write_str(DEBUGFS "/fail_function/inject", p);	/* left armed by a killed run */
+	rec(c, "failfn %s", fn);
+	r = write_str(DEBUGFS "/fail_function/inject", fn);
+	snprintf(p, sizeof(p), DEBUGFS "/fail_function/%s/retval", fn);
+	/* a u64 debugfs attribute: kstrtoull takes 0x..., not "-12" */
+	snprintf(v, sizeof(v), "%#llx", (unsigned long long)(long long)retval);
+	r = r ?: write_str(p, v);
+	if (r)
+		snprintf(why, whylen, "arm fail_function for %s: %s", fn, strerror(-r));
+	return r;
+}
+
+static int failfn_disarm(const char *fn)
+{
+	char p[160];
+
+	snprintf(p, sizeof(p), "!%s", fn);
+	return write_str(DEBUGFS "/fail_function/inject", p);
+}
+
 static int setup_zram(struct zsf_ctx *c, int flags, char *why, size_t whylen)
 {
 	int fd, r;
@@ -500,7 +568,20 @@ static int setup_zram(struct zsf_ctx *c, int flags, char *why, size_t whylen)
 		snprintf(why, whylen, "zram not available (CONFIG_ZRAM, modprobe zram)");
 		return KSFT_SKIP_RC;
 	}
+	if (flags & ZSF_NO_DEFERRED_BUFFERS) {
+		r = failfn_arm(c, "zs_deferred_alloc_buffers", -ENOMEM, why, whylen);
+		if (r)
+			return r;
+	}
 	c->zram_id = zram_new(c, ZRAM_DISKSIZE, why, whylen);
+	if (flags & ZSF_NO_DEFERRED_BUFFERS) {
+		r = failfn_disarm("zs_deferred_alloc_buffers");
+		if (r && c->zram_id >= 0) {
+			snprintf(why, whylen, "disarm fail_function: %s", strerror(-r));
+			return -1;
+		}
+		flags &= ~ZSF_NO_DEFERRED_BUFFERS;
+	}
 	if (c->zram_id < 0)
 		return KSFT_SKIP_RC;
 	snprintf(c->swapdev, sizeof(c->swapdev), "/dev/zram%d", c->zram_id);
@@ -1038,6 +1119,79 @@ uint64_t zsf_thread_cpu_ns(void)
 
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/*
+ * CPU time of one task in ns: se.sum_exec_runtime of /proc/<pid>/sched
+ * ("<ms>.<ns, 6 digits>", always there since 6.16), else the first field
+ * of /proc/<pid>/schedstat (CONFIG_SCHED_INFO). false when neither exists.
+ */
+static bool task_cpu_ns(const char *pid, uint64_t *ns)
+{
+	char path[64], line[256];
+	unsigned long long ms, frac;
+	bool ok = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%s/sched", pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		char *colon = strchr(line, ':');
+
+		if (strncmp(line, "se.sum_exec_runtime", 19) || !colon)
+			continue;
+		if (sscanf(colon + 1, " %llu.%llu", &ms, &frac) == 2) {
+			*ns = ms * 1000000ULL + frac;
+			ok = true;
+		}
+		break;
+	}
+	if (f)
+		fclose(f);
+	if (ok)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%s/schedstat", pid);
+	f = fopen(path, "r");
+	if (f && fscanf(f, "%llu", &ms) == 1) {
+		*ns = ms;
+		ok = true;
+	}
+	if (f)
+		fclose(f);
+	return ok;
+}
+
+bool zsf_kworker_cpu_ns(uint64_t *total)
+{
+	struct dirent *de;
+	bool any = false;
+	DIR *d = opendir("/proc");
+
+	*total = 0;
+	while (d && (de = readdir(d))) {
+		char path[64], comm[64] = "";
+		uint64_t ns;
+		FILE *f;
+
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (!fgets(comm, sizeof(comm), f))
+			comm[0] = 0;
+		fclose(f);
+		if (strncmp(comm, "kworker/", 8))
+			continue;
+		if (task_cpu_ns(de->d_name, &ns)) {
+			*total += ns;
+			any = true;
+		}
+	}
+	if (d)
+		closedir(d);
+	return any;
 }
 
 static int cmp_u64(const void *a, const void *b)

@@ -34,6 +34,10 @@
  *             the parent sees the process gone), over rounds x procs samples
  *   wall_us   median over rounds of first release start -> last release end
  *   cpu_us    median CPU time of the munmap() call (CLOCK_THREAD_CPUTIME_ID)
+ *   kworker_us median CPU time of all kworker threads from munmap() until the
+ *             pool drained (Part B's drain runs there; see zsf_kworker_cpu_ns())
+ *   cpu_total_us median of cpu + kworker time per round (the seed review's
+ *             "munmap plus drain worker" CPU cost)
  *   freed_kb  compressed bytes expected back (pool growth of the test) / 1024
  *   ret50_ms ret90_ms              pool usage (zram mem_used_total, zswap
  *             pool_total_size) back by 50 % / 90 % of freed_kb, from release
@@ -113,6 +117,12 @@ struct zsf_ctx {
  */
 int zsf_setup(struct zsf_ctx *c, enum zsf_backend be, int swap_flags,
 	      char *why, size_t whylen);
+/*
+ * zsf_setup() flag (zram only): create the pool while fail_function makes
+ * zs_deferred_alloc_buffers() fail, i.e. a pool whose deferred-free buffers
+ * could not be allocated. SKIP when the kernel cannot inject there.
+ */
+#define ZSF_NO_DEFERRED_BUFFERS (1 << 30)
 /* Undo everything (through the guardian); returns 0 when all steps worked. */
 int zsf_teardown(struct zsf_ctx *c);
 
@@ -170,6 +180,13 @@ long zsf_count_swapped(const char *p, size_t bytes);
 /* time */
 uint64_t zsf_now_ns(void);
 uint64_t zsf_thread_cpu_ns(void);
+/*
+ * CPU time of all kworker threads (where Part B's drain runs), summed; false
+ * when the kernel shows no per-task runtime. Workers that exit between two
+ * readings drop out, so a delta is a lower bound; base and patched see the
+ * same other kworker activity.
+ */
+bool zsf_kworker_cpu_ns(uint64_t *ns);
 struct zsf_pct { uint64_t med, p10, p90; };
 struct zsf_pct zsf_percentiles(uint64_t *v, int n);	/* sorts v */
 
