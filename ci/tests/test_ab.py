@@ -202,6 +202,27 @@ class ReportAndSummaryTest(unittest.TestCase):
             self.assertTrue(any(p.startswith("A/B regression: zram munmap 64 MB") for p in s["problems"]))
             self.assertIn("REGRESSION", r.stdout)
 
+    def test_busy_host_warns_without_judging(self):
+        runs = [{"name": "ab-x86_64-base-r1", "host_other_cpus": 0.05},
+                {"name": "ab-x86_64-patched-r1", "host_other_cpus": 0.9}, {"name": "x", "host_other_cpus": None}]
+        w = ab.host_warnings(runs)
+        self.assertEqual(len(w), 1)
+        self.assertIn("1 of 3 boots", w[0])
+        self.assertIn("0.90 CPUs, in ab-x86_64-patched-r1", w[0])
+        self.assertEqual(ab.host_warnings(runs[:1]), [])
+        with tempfile.TemporaryDirectory() as d:
+            self.meta(d)
+            doc = write_ab(d, 0.6)
+            doc["warnings"] = w
+            with open(os.path.join(d, "ab.json"), "w") as f:
+                json.dump(doc, f)
+            r = subprocess.run([sys.executable, os.path.join(CI, "summary"), d], capture_output=True, text=True)
+            self.assertIn("warning: A/B: host busy", r.stdout)
+            with open(os.path.join(d, "summary.json")) as f:
+                s = json.load(f)
+            self.assertEqual(s["problems"], ["no runs"])   # the warning is not a problem
+            self.assertIn("warning (not judged): A/B: host busy", render("r", s, doc, None))
+
     def test_report_verdict_first_and_tables(self):
         with tempfile.TemporaryDirectory() as d:
             abd = write_ab(d, 0.6)

@@ -141,6 +141,20 @@ def analyze(cases: Dict[Key, Dict[str, List[Dict]]], margin: float = MARGIN,
     return entries
 
 
+BUSY_CPUS = 0.25   # other processes' CPU (in CPUs) during a boot above which timings are noisy
+
+
+def host_warnings(runs: List[Dict], busy_cpus: float = BUSY_CPUS) -> List[str]:
+    """A warning when other processes used more than @busy_cpus CPUs during any boot."""
+    busy = [r for r in runs if (r.get("host_other_cpus") or 0) > busy_cpus]
+    if not busy:
+        return []
+    worst = max(busy, key=lambda r: r["host_other_cpus"])
+    return [f"host busy during {len(busy)} of {len(runs)} boots (other processes used up to "
+            f"{worst['host_other_cpus']:.2f} CPUs, in {worst['name']}): timings are noisy and a "
+            "regression flagged here may be the load (docs/known-issues.md); rerun on a quiet machine"]
+
+
 def regressions(entries: List[Dict]) -> List[Dict]:
     return [e for e in entries if e.get("regression")]
 

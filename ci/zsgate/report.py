@@ -120,7 +120,9 @@ def render(run_id: str, summary: Optional[Dict], abd: Optional[Dict], png: Optio
     out.append("")
     for p in problems:
         out.append(f"- {p}")
-    if problems:
+    for w in (summary or {}).get("warnings", []):
+        out.append(f"- warning (not judged): {w}")
+    if problems or (summary or {}).get("warnings"):
         out.append("")
     k = (summary or {}).get("kernel") or {}
     ser = (summary or {}).get("series")
