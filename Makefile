@@ -10,7 +10,7 @@ OUT          ?= $(CURDIR)/out
 DEBUG        ?=
 export KDIR SERIES ARCHS JOBS ZSGATE_CACHE OUT DEBUG
 
-.PHONY: help gate check kunit test-tools selftests kselftest-tar report deps source clean distclean
+.PHONY: help gate check kunit test-tools selftests kselftest-tar report deps doctor source clean distclean
 
 help:
 	@echo 'zsgate targets:'
@@ -25,6 +25,7 @@ help:
 	@echo '  mutants        gate each known-bad revision in series/mutants/, fail if one survives (ONLY=name)'
 	@echo '  report         re-render report.md/report.png of the newest run (OUT/latest)'
 	@echo '  deps           install the Debian packages zsgate needs (root)'
+	@echo '  doctor         check this machine before a long run: tools, disk, memory, load, archive'
 	@echo '  source         fetch/unpack the kernel source and print where it is'
 	@echo '  clean          remove out/;  distclean: also the cache (ZSGATE_CACHE)'
 	@echo 'variables:'
@@ -57,6 +58,9 @@ report:
 
 deps:
 	ci/deps
+
+doctor:
+	ci/doctor
 
 .PHONY: mutants
 mutants:
