@@ -5,6 +5,7 @@ import tempfile
 import unittest
 
 from zsgate.series import SeriesError, read_series, touched_files
+from zsgate.treeprep import prepare
 from tests import fakesrc
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
@@ -32,6 +33,34 @@ class MboxTest(unittest.TestCase):
                 f.write(text[:start + 1])
             with self.assertRaisesRegex(SeriesError, "patch 2 of 2 missing"):
                 read_series(path)
+
+    def test_b4_thread_out_of_order_with_replies(self):
+        """A whole thread as `b4 mbox` saves it: From git@z separators, 3/3 before 1/3,
+        a review reply to the cover letter, a reply carrying an unquoted diff."""
+        s = read_series(os.path.join(DATA, "thread-b4.mbox"))
+        self.assertEqual([p.name for p in s.patches],
+                         ["0001-mm-first.patch", "0002-mm-second.patch",
+                          "0003-mm-third-on-top-of-the-first.patch"])
+        text = "".join(p.text for p in s.patches)
+        self.assertNotIn("TESTER", text)                  # the reply's diff
+        self.assertNotIn("For the whole series", text)    # the reply to 0/3
+        self.assertNotIn("arrival order", text)           # the cover letter
+        self.assertIn("Tested-by: A Tester <tester@example.org>", s.patches[1].text)
+        self.assertIn("Link: https://lore.example.org/r/v3-2@example.org", s.patches[1].text)
+        self.assertEqual([touched_files(p.text) for p in s.patches], [["mm/a.c"], ["mm/b.c"], ["mm/a.c"]])
+
+    def test_b4_thread_applies_in_patch_order(self):
+        """3/3 applies only on top of 1/3: the tree gets n/N order, not file order."""
+        with tempfile.TemporaryDirectory() as d:
+            src = fakesrc.make(os.path.join(d, "src"))
+            kunit = os.path.join(d, "suite.c")
+            with open(kunit, "w", encoding="utf-8") as f:
+                f.write("/* suite */\n")
+            tree = os.path.join(d, "work", "linux")
+            st = prepare(src, tree, read_series(os.path.join(DATA, "thread-b4.mbox")), kunit)
+            self.assertEqual(fakesrc.read(tree, "mm/a.c"), "one\n2\nthree\n")
+            self.assertEqual(fakesrc.read(tree, "mm/b.c"), "created by patch 2\n")
+            self.assertEqual(st["series"]["patches"][-1], "0003-mm-third-on-top-of-the-first.patch")
 
     def test_same_id_for_same_content(self):
         a = read_series(os.path.join(DATA, "revision.mbox"))
