@@ -113,6 +113,17 @@ class SummaryTest(unittest.TestCase):
             self.assertEqual(r.returncode, 1)
             self.assertEqual(len(s["problems"]), 2)
 
+    def test_incomplete_vm_fails_on_base_too(self):
+        """A VM that never ran its tests fails the verdict even when base is as broken."""
+        with tempfile.TemporaryDirectory() as d:
+            never = [("zram_free", "FAIL"), ("zswap_free", "FAIL")]
+            for rev in ("base", "patched"):
+                write(os.path.join(d, f"vm-um-{rev}.vm.json"), {
+                    "status": "incomplete", "problems": ["the guest ended (exit 0) without finishing the run"]})
+            r, s = self.rule_run(d, never, never)
+            self.assertEqual(r.returncode, 1, r.stdout)
+            self.assertEqual(sum("the VM run is incomplete" in p for p in s["problems"]), 2)
+
     def test_no_test_ran_fails(self):
         with tempfile.TemporaryDirectory() as d:
             self.meta(d, ["kunit-um-base"])

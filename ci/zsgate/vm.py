@@ -28,12 +28,14 @@ $BB mount -t proc proc /proc
 $BB mount -t sysfs sysfs /sys
 $BB mount -t devtmpfs devtmpfs /dev 2>/dev/null
 $BB mount -t debugfs debugfs /sys/kernel/debug
+# into the binaries first: on UML they are on the host's / and may be under /tmp, which
+# the next mount hides (a cache under /tmp, e.g. HOME=/tmp/...)
+cd {bindir} || {{ echo "zsgate-vm: no {bindir}"; $BB {off} -f; }}
 # guest-only scratch (on UML the root is the host's /: nothing may be written there)
 $BB mount -t tmpfs -o mode=1777 tmpfs /tmp
 $BB mount -t tmpfs -o mode=755 tmpfs /run
 $BB mkdir -p /run/zsgate
 {env}
-cd {bindir} || {{ echo "zsgate-vm: no {bindir}"; $BB {off} -f; }}
 echo "{start} $($BB uname -r) cpus=$($BB nproc) mem_kb=$($BB awk '/MemTotal/{{print $2}}' /proc/meminfo)"
 n=0
 {{
