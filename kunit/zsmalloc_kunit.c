@@ -1511,6 +1511,113 @@ static void test_deferred_flush_on_destroy(struct kunit *test)
 #endif
 }
 
+#ifdef ZSMALLOC_KUNIT_HAVE_DEFERRED
+/* buffer entries of the stream case's pool: a take every few frees */
+#define ZST_STREAM_CAP	16U
+
+struct zst_stream {
+	struct zs_pool *pool;
+	unsigned long deadline;
+	unsigned long nr;
+	bool alloc_failed;
+	struct completion done;
+};
+
+/* The owner: allocates and defer-frees one object at a time until the deadline. */
+static int zst_stream_thread(void *data)
+{
+	struct zst_stream *s = data;
+	unsigned long h;
+
+	while (time_before(jiffies, s->deadline)) {
+		h = zs_malloc(s->pool, 32 + (s->nr & 255), GFP_KERNEL, NUMA_NO_NODE);
+		if (IS_ERR_VALUE(h)) {
+			s->alloc_failed = true;
+			break;
+		}
+		zs_free_deferred(s->pool, h);
+		if (!(++s->nr & 63))
+			cond_resched();
+	}
+	complete(&s->done);
+	while (!kthread_should_stop())
+		schedule_timeout_interruptible(HZ / 50);
+	return 0;
+}
+#endif
+
+/*
+ * The one place where a buffer's owner and a drainer touch it at once:
+ * an owner kthread pinned to a CPU allocates and zs_free_deferred()s
+ * objects for kunit_race_ms; each time its buffer fills, the unbound
+ * drain worker (normally on the other CPU) takes it while the owner keeps
+ * enqueuing or overflowing. The pool's buffers are cut to ZST_STREAM_CAP
+ * entries, so takes happen thousands of times instead of once per 2048
+ * frees. Every handle must be freed exactly once: enqueued + overflow ==
+ * frees, drained == enqueued, the pool empty. Catches the seed's ordering
+ * bug (count reset published before the new buffer pointer, plain
+ * accesses instead of release/acquire): under KCSAN
+ * (configs/zsmalloc-kcsan.config) as a data-race report, which the
+ * suite's console watcher turns into a failure; without KCSAN only when a
+ * lost or doubled handle shows.
+ */
+static void test_deferred_enqueue_vs_drain(struct kunit *test)
+{
+#ifdef ZSMALLOC_KUNIT_HAVE_DEFERRED
+	struct zs_deferred_stats s0, s1;
+	struct zst_stream *s;
+	struct task_struct *t;
+	struct zs_pool *pool;
+	u64 enq, ovf, drained;
+	unsigned int cap;
+
+	if (num_online_cpus() < 2)
+		kunit_skip(test, "needs 2 online CPUs: the owner and the drain worker run at once");
+	pool = zst_create_pool(test);
+	cap = zs_free_deferred_capacity(pool);
+	KUNIT_ASSERT_GT_MSG(test, cap, 0U,
+			    "per-cpu buffer capacity: expected > 0 found %u", cap);
+#ifdef ZSMALLOC_KUNIT_HAVE_DEFERRED_CAPACITY
+	/* nothing is queued yet: the shorter buffer is a prefix of the allocated one */
+	pool->deferred_capacity = min(cap, ZST_STREAM_CAP);
+	cap = zs_free_deferred_capacity(pool);
+#endif
+	s = kunit_kzalloc(test, sizeof(*s), GFP_KERNEL);
+	ZST_ASSERT_ALLOC(test, s);
+	s->pool = pool;
+	init_completion(&s->done);
+	zst_stats(pool, &s0);
+	s->deadline = jiffies + msecs_to_jiffies(kunit_race_ms);
+	t = zst_start_kthread(test, zst_stream_thread, s,
+			      cpumask_first(cpu_online_mask), "zst_stream/%u");
+	wait_for_completion(&s->done);
+	kunit_release_action(test, zst_kthread_stop_action, t);
+	zs_free_deferred_flush(pool);
+	zst_stats(pool, &s1);
+	enq = s1.enqueued - s0.enqueued;
+	ovf = s1.overflow - s0.overflow;
+	drained = s1.drained - s0.drained;
+	kunit_info(test, "%lu frees in %u ms, capacity %u: enqueued %llu, overflow %llu, drained %llu, batches %llu\n",
+		   s->nr, kunit_race_ms, cap, enq, ovf, drained,
+		   s1.batches - s0.batches);
+	KUNIT_ASSERT_FALSE_MSG(test, s->alloc_failed,
+			       "test setup: zs_malloc failed after %lu objects", s->nr);
+	KUNIT_EXPECT_EQ_MSG(test, enq + ovf, (u64)s->nr,
+			    "enqueued + overflow: expected %lu (every free) found %llu",
+			    s->nr, enq + ovf);
+	KUNIT_EXPECT_EQ_MSG(test, drained, enq,
+			    "drained: expected %llu (= enqueued) found %llu", enq, drained);
+	KUNIT_EXPECT_EQ_MSG(test, s1.pending, 0ULL,
+			    "pending after flush: expected 0 found %llu", s1.pending);
+	KUNIT_EXPECT_GT_MSG(test, enq, 2ULL * cap,
+			    "enqueued: expected more than two buffers (%u) found %llu: no take raced the owner",
+			    2 * cap, enq);
+	zst_finish_pool(test, pool);
+#else
+	ZST_NEED_DEFERRED(test);
+#endif
+}
+
 /* ------------------------------------------------------------------ */
 
 static struct kunit_case zsmalloc_test_cases[] = {
@@ -1527,6 +1634,7 @@ static struct kunit_case zsmalloc_test_cases[] = {
 #endif
 	KUNIT_CASE(test_deferred_overflow),
 	KUNIT_CASE(test_deferred_flush_on_destroy),
+	KUNIT_CASE_SLOW(test_deferred_enqueue_vs_drain),
 	{}
 };
 

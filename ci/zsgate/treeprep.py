@@ -40,6 +40,7 @@ ZSMALLOC_GLUE = """
 """
 
 MAKEFILE_GLUE = "\nCFLAGS_zsmalloc.o += -DZSMALLOC_KUNIT_HAVE_DEFERRED\n"
+CAPACITY_GLUE = "CFLAGS_zsmalloc.o += -DZSMALLOC_KUNIT_HAVE_DEFERRED_CAPACITY\n"
 
 GLUE_FILES = ["mm/Kconfig", "mm/zsmalloc.c", "mm/Makefile", "mm/tests/zsmalloc_kunit.c"]
 
@@ -120,8 +121,12 @@ def _glue(mini: str, ksrc: str, kunit_file: str) -> bool:
     with open(os.path.join(mini, "mm/zsmalloc.c"), "a", encoding="utf-8") as f:
         f.write(ZSMALLOC_GLUE)
     if part_b:
+        with open(os.path.join(mini, "mm/zsmalloc.c"), encoding="utf-8") as f:
+            capacity_field = re.search(r"^\s*unsigned int deferred_capacity;", f.read(), re.M) is not None
         with open(os.path.join(mini, "mm/Makefile"), "a", encoding="utf-8") as f:
             f.write(MAKEFILE_GLUE)
+            if capacity_field:   # the reference series' pool field: a case shortens the buffers
+                f.write(CAPACITY_GLUE)
     dst = os.path.join(mini, "mm/tests/zsmalloc_kunit.c")
     os.makedirs(os.path.dirname(dst), exist_ok=True)
     shutil.copyfile(kunit_file, dst)
