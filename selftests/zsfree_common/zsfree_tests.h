@@ -524,7 +524,8 @@ TEST_F_TIMEOUT(return_rate, sampled, 300)
  * than a per-cpu deferred buffer holds (Part B: 2048 per CPU). Without
  * Part B counters only the leak check runs (burst_no_leak); with them,
  * every freed entry must be accounted (enqueued + overflow), everything
- * enqueued drained, and the overflow path taken (path_taken).
+ * enqueued drained, and the overflow path taken (path_taken; a SKIP when
+ * the drain worker kept up, see zsf_burst()).
  */
 FIXTURE(overflow) {
 	struct zsf_ctx c;
@@ -628,11 +629,18 @@ static void zsf_burst(struct __test_metadata *_metadata, struct zsf_ctx *c,
 		EXPECT_LT(d1.capacity * 2, (uint64_t)n)
 			TH_LOG("burst of %ld is not far above capacity %llu", n,
 			       (unsigned long long)d1.capacity);
-		EXPECT_LT(0, d1.overflow - d0.overflow)
-			TH_LOG("burst of %ld frees on one CPU (capacity %llu) never took the overflow path: enqueued %llu drained %llu",
-			       n, (unsigned long long)d1.capacity,
-			       (unsigned long long)(d1.enqueued - d0.enqueued),
-			       (unsigned long long)(d1.drained - d0.drained));
+		/*
+		 * The design overflows only while a full buffer waits for the
+		 * worker: a worker that always takes it in time (seen in the
+		 * UML VM on a loaded host) leaves nothing to check here. That
+		 * is a SKIP with the numbers, not a pass; KUnit's
+		 * test_deferred_overflow forces the path deterministically.
+		 */
+		if (d1.overflow == d0.overflow && _metadata->exit_code == KSFT_PASS)
+			SKIP(return, "the drain worker kept up with a burst of %ld frees on one CPU (capacity %llu, enqueued %llu, drained %llu): overflow path not exercised this run",
+			     n, (unsigned long long)d1.capacity,
+			     (unsigned long long)(d1.enqueued - d0.enqueued),
+			     (unsigned long long)(d1.drained - d0.drained));
 	}
 }
 
