@@ -148,11 +148,15 @@ def render(run_id: str, summary: Optional[Dict], abd: Optional[Dict], png: Optio
                 "with the p10–p90 of those per-boot medians (the between-boot spread the rule judges). Speedup = "
                 f"{la}/{lb} with its 95 % bootstrap interval; > 1 means {lb} is faster. "
                 f"Regression rule: {abd.get('statistic', '')}; margin {abd.get('margin', 0) * 100:.0f} %. "
-                "CPU: CLOCK_THREAD_CPUTIME_ID of the releasing thread (kernel worker time is not "
-                "included). Memory-return times are shown beside the release time and not judged.", ""]
+                "CPU: CLOCK_THREAD_CPUTIME_ID of the releasing thread; in the munmap table also "
+                "with the kernel workers' CPU over the same window added (the drain worker's share, "
+                "/proc/<kworker>/sched), the seed review's +10 % budget. Memory-return times are "
+                "shown beside the release time and not judged.", ""]
     out += ["## Runs", "", "| run | pass | fail | skip |", "|---|---:|---:|---:|"]
     for r in (summary or {}).get("runs", []):
-        out.append(f"| {r['name']} | {r['pass']} | {r['fail']} | {r['skip']} |")
+        reused = r.get("reused_from")
+        name = r["name"] + (f" (reused: kept clean run of {reused['date']}, same inputs)" if reused else "")
+        out.append(f"| {name} | {r['pass']} | {r['fail']} | {r['skip']} |")
     if abd is not None:
         for r in abd.get("runs", []):
             c = r.get("counts") or {}

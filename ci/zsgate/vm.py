@@ -1,12 +1,17 @@
 # SPDX-License-Identifier: GPL-2.0
 """The VM step (ci/vm): guest init script, initramfs, console -> KTAP/JSON/figures.
 
-Pure helpers here (unit-tested in ci/tests/test_vm.py); the boot itself is in ci/vm.
+Pure helpers here (unit-tested in ci/tests/test_ab.py's VmParseTest and ci/tests/test_vm.py);
+the boot itself is in ci/vm.
 """
 
+import hashlib
+import json
 import os
 import re
+import shutil
 import stat
+import time
 from typing import Dict, Iterable, List, Optional, Tuple
 
 BEGIN = "ZSGATE-KTAP-BEGIN"
@@ -211,6 +216,13 @@ def kunit_like_json(name: str, cols: List[Dict], problems: List[str]) -> Dict:
     return {"name": name, "test_cases": vm_cases, "sub_groups": groups}
 
 
+def selected_nothing(cols: List[Dict], filt: str) -> bool:
+    """A filter that matched no test in any collection: the binaries exit 0 having run
+    nothing (kselftest_harness prints 1..0), which must not read as a pass."""
+    return bool(filt) and bool(cols) and all(
+        c.get("status") == "PASS" and not c["cases"] for c in cols)
+
+
 def parse_figures(lines: Iterable[str]) -> List[Dict]:
     """'# zsgate: backend=zram case=munmap size_mb=64 ...' -> dicts (numbers as float/int)."""
     out = []
@@ -232,3 +244,61 @@ def parse_figures(lines: Iterable[str]) -> List[Dict]:
                     d[k] = v
         out.append(d)
     return out
+
+
+# ---------------------------------------------------------------- reuse of a clean run
+
+# What ci/vm writes per run, and reuse keeps.
+RUN_FILES = ("log", "ktap", "json", "figures.json", "vm.json")
+
+
+def reuse_key(files: Iterable[str], text: Iterable[str]) -> str:
+    """Identity of a VM run: the bytes of the files (kernel image, the static selftests,
+    the tools that parse the console) and the text that shapes it (init script, arch,
+    memory, QEMU/UML arguments). Same key, same run: only timing and races differ."""
+    h = hashlib.sha256()
+    for p in files:
+        h.update(b"F" + os.path.basename(p).encode() + b"\0")
+        with open(p, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    for t in text:
+        h.update(b"T" + t.encode() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def store_run(cache_dir: str, key: str, out: str, name: str) -> None:
+    """Keep a clean run's files under cache_dir/<key>/ (run.<ext>)."""
+    d = os.path.join(cache_dir, key)
+    tmp = d + f".tmp{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    for ext in RUN_FILES:
+        shutil.copy2(os.path.join(out, f"{name}.{ext}"), os.path.join(tmp, f"run.{ext}"))
+    shutil.rmtree(d, ignore_errors=True)
+    os.rename(tmp, d)
+
+
+def load_run(cache_dir: str, key: str, out: str, name: str) -> Optional[Dict]:
+    """Copy a kept run to out/<name>.* (names rewritten, vm.json gains reused_from);
+    its vm.json, or None when nothing complete is kept under this key."""
+    d = os.path.join(cache_dir, key)
+    if not all(os.path.exists(os.path.join(d, f"run.{ext}")) for ext in RUN_FILES):
+        return None
+    with open(os.path.join(d, "run.vm.json"), encoding="utf-8") as f:
+        meta = json.load(f)
+    if meta.get("status") != "complete" or meta.get("problems") or meta.get("splats"):
+        return None
+    for ext in ("log", "ktap", "figures.json"):
+        shutil.copy2(os.path.join(d, f"run.{ext}"), os.path.join(out, f"{name}.{ext}"))
+    with open(os.path.join(d, "run.json"), encoding="utf-8") as f:
+        kj = json.load(f)
+    kj["name"] = name
+    with open(os.path.join(out, f"{name}.json"), "w", encoding="utf-8") as f:
+        json.dump(kj, f, indent=1)
+    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(os.path.getmtime(os.path.join(d, "run.vm.json"))))
+    meta["reused_from"] = {"key": key, "name": meta.get("name"), "date": when}
+    meta["name"] = name
+    with open(os.path.join(out, f"{name}.vm.json"), "w", encoding="utf-8") as f:
+        json.dump(meta, f, indent=1)
+    return meta
