@@ -280,6 +280,44 @@ if __name__ == "__main__":
     unittest.main()
 
 
+class PooledTest(unittest.TestCase):
+    def test_base_vs_base_pooled_never_flagged(self):
+        for seed in range(20):
+            rng = random.Random(seed)
+            entries = ab.analyze(ab.collect(rounds_of(rng, CASES, 1.0, noise=0.06, rounds=4)))
+            for p in ab.pooled(entries):
+                self.assertFalse(p["regression"], (seed, p))
+
+    def test_ten_percent_everywhere_is_pooled_not_per_case(self):
+        rng = random.Random(7)
+        # the zs-free-spin-10pct mutant's shape: +10 %, 6 % noise per case, 16 rounds
+        entries = ab.analyze(ab.collect(rounds_of(rng, CASES, 1.10, noise=0.06, rounds=16)))
+        self.assertEqual(ab.regressions(entries), [])
+        p = {x["backend"]: x for x in ab.pooled(entries)}
+        self.assertEqual(len(p["zram"]["cases"]), 5)
+        self.assertEqual(p["zram"]["pairs"], 16)
+        self.assertTrue(p["zram"]["regression"], p["zram"])
+        self.assertAlmostEqual(p["zram"]["ratio"], 1.10, delta=0.04)
+
+    def test_busy_host_pooled_shown_not_judged(self):
+        rng = random.Random(7)
+        entries = ab.analyze(ab.collect(rounds_of(rng, CASES, 1.5, noise=0.02, rounds=4)))
+        self.assertTrue(all(p["regression"] for p in ab.pooled(entries)))
+        self.assertFalse(any(p["regression"] for p in ab.pooled(entries, judged=False)))
+
+    def test_case_missing_a_round_is_left_out(self):
+        rng = random.Random(3)
+        rounds = rounds_of(rng, CASES, 1.0, rounds=4)
+        rounds[2] = (rounds[2][0], [f for f in rounds[2][1] if f["size_mb"] != 64])
+        p = {x["backend"]: x for x in ab.pooled(ab.analyze(ab.collect(rounds)))}
+        self.assertEqual(len(p["zram"]["cases"]), 4)
+
+    def test_speedup_is_not_pooled_regression(self):
+        rng = random.Random(5)
+        entries = ab.analyze(ab.collect(rounds_of(rng, CASES, 0.5, rounds=4)))
+        self.assertFalse(any(p["regression"] for p in ab.pooled(entries)))
+
+
 class CliTest(unittest.TestCase):
     def test_vm_without_kernel_is_no_result(self):
         with tempfile.TemporaryDirectory() as d:
@@ -307,6 +345,8 @@ class CliTest(unittest.TestCase):
             self.assertEqual(r.returncode, 1, r.stderr)
             with open(os.path.join(d, "ab.json")) as fh:
                 doc = json.load(fh)
-            self.assertEqual(len(doc["regressions"]), 8)
+            # 8 judged cases, and each backend's pooled one-process cases
+            self.assertEqual(len(doc["regressions"]), 10)
+            self.assertEqual(sum("pooled" in x for x in doc["regressions"]), 2)
             self.assertEqual(doc["inner_rounds"], 2)
             self.assertEqual(doc["seconds"], 240)

@@ -19,6 +19,16 @@ Statistic (documented in ci/ab and the report):
   Why 25 %: base against base on this 2-core TCG machine, loaded by other builds, showed
   systematic per-case differences up to ~2x between boots of the same kernel with 1 inner
   round; a 10 % margin flagged 2 of 18 cases there. The ndelay mutant is > 2x.
+Pooled, per backend (a slowdown smaller than one case's noise, e.g. 10 %): the judged
+  one-process cases together, paired by round (base and patched boots of round i run
+  next to each other, so drift cancels): d_i = mean over the cases of
+  log(patched_i / base_i); ratio = exp(mean d), 95 % Student t interval over the R
+  pairs (R - 1 degrees of freedom). Regression: the whole interval above
+  1 + POOLED_MARGIN (5 %). Cases without a figure in every round are left out (no
+  mispairing). Judged only on a quiet host (no host_warnings()): base against base
+  on a loaded host (3 runs) gave intervals of 0.54-1.69, one of them 0.72-0.95 (the
+  same kernel "faster" by 5-28 %), which with the labels swapped would have been
+  flagged; on a quiet host the pair ratios of a case set vary by 3-17 %.
 Judged metric: median_us (release time per process) of the munmap cases and of the
 one-process teardown cases. Shown but not judged by default: the concurrent teardowns
 (2..4 processes), wall, CPU time, memory-return times (deferred frees may return memory
@@ -31,11 +41,16 @@ one of them (all 4 rounds of one "side" slower, ratio 3.0). judge_concurrent=Tru
 where they are stable (KVM, more cores).
 """
 
+import math
 import random
 import statistics
 from typing import Dict, Iterable, List, Optional, Tuple
 
 MARGIN = 0.25
+POOLED_MARGIN = 0.05
+# two-sided 95 % Student t quantiles by degrees of freedom (scipy.stats.t.ppf(0.975, df))
+T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
+        9: 2.262, 10: 2.228, 11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131}
 BOOT = 4000
 SEED = 20240229
 
@@ -139,6 +154,34 @@ def analyze(cases: Dict[Key, Dict[str, List[Dict]]], margin: float = MARGIN,
             e["regression"] = bool(e["judged"] and lo > 1 + margin and r > 1 + margin + spread)
         entries.append(e)
     return entries
+
+
+def pooled(entries: List[Dict], margin: float = POOLED_MARGIN, judged: bool = True) -> List[Dict]:
+    """Per backend: the judged one-process cases together, paired by round (see above).
+    judged=False (a busy host, host_warnings()): shown, never a regression."""
+    out = []
+    for backend in sorted({e["backend"] for e in entries}):
+        es = [e for e in entries if e["backend"] == backend and e["judged"] and e["procs"] == 1]
+        rounds = max((len(e["base"]["values_us"]) for e in es), default=0)
+        es = [e for e in es if len(e["base"]["values_us"]) == rounds == len(e["patched"]["values_us"])
+              and min(e["base"]["values_us"] + e["patched"]["values_us"]) > 0]
+        if len(es) < 2 or rounds < 3:
+            continue
+        d = [statistics.mean(math.log(e["patched"]["values_us"][i] / e["base"]["values_us"][i]) for e in es)
+             for i in range(rounds)]
+        m = statistics.mean(d)
+        half = T975.get(rounds - 1, 2.0) * statistics.stdev(d) / math.sqrt(rounds)
+        lo, hi = math.exp(m - half), math.exp(m + half)
+        out.append({"backend": backend, "cases": [case_label(e) for e in es], "pairs": rounds,
+                    "pair_ratios": [math.exp(x) for x in d], "ratio": math.exp(m),
+                    "ratio_lo": lo, "ratio_hi": hi, "speedup": math.exp(-m),
+                    "speedup_lo": 1 / hi, "speedup_hi": 1 / lo, "margin": margin,
+                    "judged": judged, "regression": judged and lo > 1 + margin})
+    return out
+
+
+def pooled_label(p: Dict) -> str:
+    return f"{p['backend']} pooled ({len(p['cases'])} one-process cases, paired by round)"
 
 
 BUSY_CPUS = 0.25   # other processes' CPU (in CPUs) during a boot above which timings are noisy

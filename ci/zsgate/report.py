@@ -144,6 +144,19 @@ def render(run_id: str, summary: Optional[Dict], abd: Optional[Dict], png: Optio
         if png:
             out += [f"![speedup per case]({png})", ""]
         out += ab_tables(abd)
+        pooled = abd.get("pooled") or []
+        if pooled:
+            out += ["## Pooled, per backend (one-process cases paired by round)", "",
+                    f"| backend | cases | pairs | {lb}/{la} per pair | Speedup (95 % t interval) |",
+                    "|---|---:|---:|---|---:|"]
+            for p in pooled:
+                flag = " **REGRESSION**" if p.get("regression") else (
+                    "" if p.get("judged", True) else " (not judged: host busy)")
+                out.append(f"| {p['backend']} | {len(p['cases'])} | {p['pairs']} | "
+                           f"{' '.join(f'{r:.2f}' for r in p['pair_ratios'])} | "
+                           f"{p['speedup']:.2f} ({p['speedup_lo']:.2f}–{p['speedup_hi']:.2f}){flag} |")
+            out += ["", f"A slowdown of every case too small for one case's noise: regression when the "
+                        f"whole interval of {lb}/{la} lies above 1 + {abd.get('pooled_margin', 0.05):g}.", ""]
         out += ["Cells: median over the rounds (boots) of each boot's median per-process release time, "
                 "with the p10–p90 of those per-boot medians (the between-boot spread the rule judges). Speedup = "
                 f"{la}/{lb} with its 95 % bootstrap interval; > 1 means {lb} is faster. "
