@@ -111,7 +111,7 @@ def render(run_id: str, summary: Optional[Dict], abd: Optional[Dict], png: Optio
     problems = list((summary or {}).get("problems", []))
     if summary is None:
         problems.append("no summary.json (run ci/summary first)")
-    if abd is not None and summary is not None and "ab" not in summary:
+    if abd is not None and summary is not None and "ab" not in summary and not abd.get("not_run"):
         # an old ci/summary: judge the A/B here too
         problems += [f"A/B regression: {r}" for r in abd.get("regressions", [])]
         problems += [f"A/B: {p}" for p in abd.get("problems", [])]
@@ -129,8 +129,15 @@ def render(run_id: str, summary: Optional[Dict], abd: Optional[Dict], png: Optio
     out.append(f"Kernel {k.get('version', '?')} ({k.get('package') or k.get('path') or '?'}); series: "
                + (f"{ser.get('kind')} {ser.get('id')}" if ser else "none (base only)") + ".")
     out.append("")
+    bfs = (summary or {}).get("build_failures") or []
+    if bfs:
+        out += ["## Build failed", "",
+                "No image of this revision: no VM runs, no A/B, no figures for it.", ""]
+        out += [f"- `{b['run']}`: `{b['error']}` (see {b['run']}.build.log)" for b in bfs] + [""]
     if abd is None:
         out += ["No A/B run (ci/ab) in this run.", ""]
+    elif abd.get("not_run"):
+        out += [f"A/B not run: {abd['not_run']}", ""]
     else:
         la, lb = abd.get("labels", ["base", "patched"])
         n = len(abd.get("entries", []))
@@ -169,7 +176,13 @@ def render(run_id: str, summary: Optional[Dict], abd: Optional[Dict], png: Optio
     for r in (summary or {}).get("runs", []):
         reused = r.get("reused_from")
         name = r["name"] + (f" (reused: kept clean run of {reused['date']}, same inputs)" if reused else "")
-        out.append(f"| {name} | {r['pass']} | {r['fail']} | {r['skip']} |")
+        if r.get("build") == "failed":
+            what = f"not run (build failed: {r['build_run']})" if r.get("build_run") else "build failed"
+            out.append(f"| {name} | {what} | – | – |")
+        elif r.get("vm_status") == "not run":
+            out.append(f"| {name} | not run | – | – |")
+        else:
+            out.append(f"| {name} | {r['pass']} | {r['fail']} | {r['skip']} |")
     if abd is not None:
         for r in abd.get("runs", []):
             c = r.get("counts") or {}

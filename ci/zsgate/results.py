@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0
-"""Count results (kunit.py JSON, KTAP) and find kernel splats in console logs."""
+"""Count results (kunit.py JSON, KTAP), find kernel splats in console logs, and tell a
+build that failed (kunit.py's build log) with its first compiler error."""
 
 import json
 import re
-from typing import Dict, Iterable, List
+from typing import Dict, Iterable, List, Optional
 
 SPLAT = re.compile(
     r"(BUG: |WARNING: |KASAN: |UBSAN: |KCSAN: |KFENCE: |"
@@ -71,3 +72,57 @@ def find_splats(lines: Iterable[str], limit: int = 20) -> List[str]:
             if len(out) >= limit:
                 break
     return out
+
+
+# kunit.py prints this only after config and build succeeded (run_tests() returns before
+# exec on a config or build failure): the image in the build dir is this build's.
+BUILT = "Starting KUnit Kernel"
+# gcc/clang: "../mm/x.c:12:5: error: ...", "fatal error: ...", the linker, modpost, make
+COMPILER_ERROR = re.compile(r"(?:^|\s|:)((?:\.\./|/)?[\w./+-]+\.(?:c|h|S|lds|rs)):(\d+)(?::\d+)?: "
+                            r"(?:fatal )?error: (.*)$")
+LINK_ERROR = re.compile(r"(undefined reference to .*|multiple definition of .*|"
+                        r"ERROR: modpost: .*|ld: .*: error: .*)$")
+MAKE_ERROR = re.compile(r"make\[\d+\]: \*\*\* (.*)$")
+
+
+def first_compiler_error(lines: Iterable[str], tree: Optional[str] = None) -> Optional[str]:
+    """'file:line: error: message' of the first compiler error in a build log (file
+    relative to the tree: the '../' of an O= build dir and the tree's own path are cut),
+    else the first linker/modpost error, else the first 'make: ***' line; None if none."""
+    link = mk = None
+    for raw in lines:
+        line = raw.rstrip("\n").replace("ERROR:root:", "")
+        m = COMPILER_ERROR.search(line)
+        if m:
+            f = m.group(1)
+            if tree and f.startswith(tree.rstrip("/") + "/"):
+                f = f[len(tree.rstrip("/")) + 1:]
+            while f.startswith("../"):
+                f = f[3:]
+            return f"{f}:{m.group(2)}: error: {m.group(3).strip()}"
+        if link is None:
+            m = LINK_ERROR.search(line)
+            if m:
+                link = m.group(1).strip()
+        if mk is None:
+            m = MAKE_ERROR.search(line)
+            if m:
+                mk = "make: *** " + m.group(1).strip()
+    return link or mk
+
+
+def build_failure(lines: Iterable[str], tree: Optional[str] = None) -> Optional[str]:
+    """None when kunit.py's build log shows the kernel was built (it went on to start it);
+    else why not, in one line: the first compiler error, or kunit.py's own error."""
+    lines = list(lines)
+    if any(BUILT in ln for ln in lines):
+        return None
+    err = first_compiler_error(lines, tree)
+    if err:
+        return err
+    for ln in lines:
+        if ln.startswith("ERROR:root:") or ln.startswith("zsgate:"):
+            return ln.replace("ERROR:root:", "").strip()[:300]
+    last = [ln.strip() for ln in lines if ln.strip()]
+    return ("no compiler error in the build log; its last line: " + last[-1][:200]) if last \
+        else "empty build log"
