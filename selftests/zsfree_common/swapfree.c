@@ -145,6 +145,166 @@ static bool debugfs_mounted(void)
 	return a.st_dev != b.st_dev;
 }
 
+/* ---------------------------------------------------------- Part B caps */
+
+#define FAILFN_TARGET "zs_deferred_alloc_buffers"
+
+/*
+ * Detected once and printed once per run: the harness forks every test from
+ * the main process, so the state lives in a shared page mapped before that.
+ */
+struct caps_shared {
+	int kallsyms_done;
+	int printed;
+	struct zsf_caps caps;
+};
+static struct caps_shared caps_private, *caps_sh = &caps_private;
+
+__attribute__((constructor)) static void caps_map(void)
+{
+	void *p = mmap(NULL, sizeof(*caps_sh), PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (p != MAP_FAILED)
+		caps_sh = p;	/* else: detected and printed per test */
+}
+
+/* the Part B calls by name among /proc/kallsyms' text symbols */
+static void kallsyms_scan(struct zsf_caps *k)
+{
+	static const char *const names[] = {
+		"zs_free_deferred", "zs_free_deferred_flush",
+		"zs_pool_enable_deferred_free",
+	};
+	int *found[] = { &k->deferred, &k->flush, &k->ops };
+	char line[512], type, name[256];
+	FILE *f = fopen("/proc/kallsyms", "re");
+	long lines = 0;
+
+	for (int i = 0; i < 3; i++)
+		*found[i] = f ? 0 : -1;
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		lines++;
+		if (sscanf(line, "%*s %c %255s", &type, name) != 2 ||
+		    !strchr("tTwW", type) || strncmp(name, "zs_", 3))
+			continue;
+		for (int i = 0; i < 3; i++) {
+			size_t l = strlen(names[i]);
+
+			/* the name itself, or a compiler clone (name.cold, name.isra.0) */
+			if (!strncmp(name, names[i], l) && (!name[l] || name[l] == '.'))
+				*found[i] = 1;
+		}
+	}
+	fclose(f);
+	if (!lines)	/* CONFIG_KALLSYMS off: the file may exist and be empty */
+		for (int i = 0; i < 3; i++)
+			*found[i] = -1;
+}
+
+/* @fn listed in fail_function/injectable: 1 yes, 0 no, -1 no fail_function */
+static int failfn_injectable(const char *fn)
+{
+	FILE *f = fopen(DEBUGFS "/fail_function/injectable", "re");
+	char line[256], p[160];
+	int found = 0;
+
+	if (!f)
+		return -1;
+	snprintf(p, sizeof(p), "%s\t", fn);	/* "<function>\t<type>" per line */
+	while (!found && fgets(line, sizeof(line), f))
+		found = !strncmp(line, p, strlen(p));
+	fclose(f);
+	return found;
+}
+
+const struct zsf_caps *zsf_caps_get(void)
+{
+	struct zsf_caps *k = &caps_sh->caps;
+
+	if (!caps_sh->kallsyms_done) {
+		kallsyms_scan(k);
+		k->failfn = -1;
+		caps_sh->kallsyms_done = 1;
+	}
+	if (k->failfn < 0)	/* debugfs may be mounted only by a later setup */
+		k->failfn = failfn_injectable(FAILFN_TARGET);
+	return k;
+}
+
+static const char *tri(int v)
+{
+	return v < 0 ? "?" : v ? "1" : "0";
+}
+
+void zsf_caps_str(struct zsf_ctx *c, char *buf, size_t len)
+{
+	const struct zsf_caps *k = zsf_caps_get();
+	struct zsf_deferred d;
+
+	snprintf(buf, len, "zs_free_deferred=%s flush=%s ops=%s counters=%d failfn=%s",
+		 tri(k->deferred), tri(k->flush), tri(k->ops),
+		 zsf_deferred(c, &d), tri(k->failfn));
+}
+
+/* "this kernel's Part B (zs_free_deferred, ...) <verb>" or why there is none */
+static void partb_desc(char *buf, size_t len, const char *verb)
+{
+	const struct zsf_caps *k = zsf_caps_get();
+
+	if (k->deferred < 0) {
+		snprintf(buf, len, "this kernel's Part B is unknown (no /proc/kallsyms: CONFIG_KALLSYMS)");
+	} else if (k->deferred || k->flush || k->ops) {
+		snprintf(buf, len, "this kernel's Part B (%s%s%s) %s",
+			 k->deferred ? "zs_free_deferred " : "",
+			 k->flush ? "zs_free_deferred_flush " : "",
+			 k->ops ? "zs_pool_enable_deferred_free " : "", verb);
+		/* drop the space before ')' */
+		for (char *q = strstr(buf, " )"); q; q = strstr(q, " )"))
+			memmove(q, q + 1, strlen(q));
+	} else {
+		snprintf(buf, len, "this kernel has no Part B in zsmalloc (no zs_free_deferred, zs_free_deferred_flush or zs_pool_enable_deferred_free in /proc/kallsyms)");
+	}
+}
+
+static void pool_name(struct zsf_ctx *c, char *buf, size_t len)
+{
+	if (c->be == ZSF_ZRAM)
+		snprintf(buf, len, "zram%d", c->zram_id);
+	else
+		snprintf(buf, len, "zswap*");
+}
+
+void zsf_no_counters_why(struct zsf_ctx *c, char *buf, size_t len)
+{
+	char pool[32], dir[128], partb[256];
+	glob_t g;
+	bool have_dir;
+
+	pool_name(c, pool, sizeof(pool));
+	snprintf(dir, sizeof(dir), DEBUGFS "/zsmalloc/%s", pool);
+	have_dir = !glob(dir, GLOB_ONLYDIR, NULL, &g);
+	if (have_dir)
+		globfree(&g);
+	partb_desc(partb, sizeof(partb), "exposes none");
+	snprintf(buf, len, "no deferred counters (debugfs zsmalloc/%s/deferred%s): %s",
+		 pool, have_dir ? "" : "; no zsmalloc/<pool>/ at all: CONFIG_ZSMALLOC_STAT or debugfs missing",
+		 partb);
+}
+
+static void caps_print_once(struct zsf_ctx *c)
+{
+	char s[192];
+
+	if (__atomic_exchange_n(&caps_sh->printed, 1, __ATOMIC_SEQ_CST))
+		return;
+	zsf_caps_str(c, s, sizeof(s));
+	printf("# zsgate: caps backend=%s %s\n", c->name, s);
+	fflush(stdout);
+}
+
 /* ------------------------------------------------------ guardian/restore */
 
 static void rec(struct zsf_ctx *c, const char *fmt, ...)
@@ -503,30 +663,30 @@ int zsf_extra_zram(struct zsf_ctx *c, uint64_t size, char *why, size_t whylen)
  * settings and the disarm are recorded for restore. KSFT_SKIP_RC when the
  * kernel cannot inject into @fn.
  */
+#define FAILFN_TIMES "1000000"
+
 static int failfn_arm(struct zsf_ctx *c, const char *fn, int retval,
 		      char *why, size_t whylen)
 {
+	/* times counts down per injected failure: failfn_hits() reads it back */
 	static const char *const knobs[][2] = {
 		{ DEBUGFS "/fail_function/probability", "100" },
 		{ DEBUGFS "/fail_function/interval", "1" },
-		{ DEBUGFS "/fail_function/times", "-1" },
+		{ DEBUGFS "/fail_function/times", FAILFN_TIMES },
 		{ DEBUGFS "/fail_function/verbose", "0" },
 	};
-	FILE *f = fopen(DEBUGFS "/fail_function/injectable", "re");
-	char line[256], p[256], v[32];
-	bool found = false;
-	int r;
+	char p[256], v[32], partb[256];
+	int r, inj = failfn_injectable(fn);
 
-	if (!f) {
-		snprintf(why, whylen, "no %s/fail_function (CONFIG_FAIL_FUNCTION)", DEBUGFS);
+	if (inj < 0) {
+		snprintf(why, whylen, "no %s/fail_function (CONFIG_FAIL_FUNCTION): cannot make %s() fail",
+			 DEBUGFS, fn);
 		return KSFT_SKIP_RC;
 	}
-	snprintf(p, sizeof(p), "%s\t", fn);	/* "<function>\t<type>" per line */
-	while (!found && fgets(line, sizeof(line), f))
-		found = !strncmp(line, p, strlen(p));
-	fclose(f);
-	if (!found) {
-		snprintf(why, whylen, "%s is not injectable here: a kernel without Part B's buffer allocation", fn);
+	if (!inj) {
+		partb_desc(partb, sizeof(partb), "has none");
+		snprintf(why, whylen, "no fail_function target %s (the reference series' buffer allocation): %s",
+			 fn, partb);
 		return KSFT_SKIP_RC;
 	}
 	for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++) {
@@ -551,6 +711,14 @@ static int failfn_arm(struct zsf_ctx *c, const char *fn, int retval,
 	return r;
 }
 
+/* failures injected since failfn_arm(); -1 when unreadable */
+static long failfn_hits(void)
+{
+	long long left = read_ll(DEBUGFS "/fail_function/times");
+
+	return left < 0 ? -1 : atol(FAILFN_TIMES) - left;
+}
+
 static int failfn_disarm(const char *fn)
 {
 	char p[160];
@@ -569,13 +737,14 @@ static int setup_zram(struct zsf_ctx *c, int flags, char *why, size_t whylen)
 		return KSFT_SKIP_RC;
 	}
 	if (flags & ZSF_NO_DEFERRED_BUFFERS) {
-		r = failfn_arm(c, "zs_deferred_alloc_buffers", -ENOMEM, why, whylen);
+		r = failfn_arm(c, FAILFN_TARGET, -ENOMEM, why, whylen);
 		if (r)
 			return r;
 	}
 	c->zram_id = zram_new(c, ZRAM_DISKSIZE, why, whylen);
 	if (flags & ZSF_NO_DEFERRED_BUFFERS) {
-		r = failfn_disarm("zs_deferred_alloc_buffers");
+		c->failfn_hits = failfn_hits();
+		r = failfn_disarm(FAILFN_TARGET);
 		if (r && c->zram_id >= 0) {
 			snprintf(why, whylen, "disarm fail_function: %s", strerror(-r));
 			return -1;
@@ -759,13 +928,21 @@ int zsf_setup(struct zsf_ctx *c, enum zsf_backend be, int flags, char *why, size
 	c->active = true;
 	if (!debugfs_mounted() && mount("debugfs", DEBUGFS, "debugfs", 0, NULL) == 0)
 		rec(c, "umount %s", DEBUGFS);
-	zsf_kmsg_start(c);
+	if (zsf_kmsg_start(c)) {
+		snprintf(why, whylen, "no /dev/kmsg (%s): the kernel-log splat check cannot run",
+			 strerror(errno));
+		return KSFT_SKIP_RC;
+	}
 	r = be == ZSF_ZRAM ? setup_zram(c, flags, why, whylen)
 			   : setup_zswap(c, flags, why, whylen);
 	if (r)
 		return r;
-	zsf_stats(c, &c->base);
+	if (zsf_stats(c, &c->base)) {
+		snprintf(why, whylen, "cannot read the %s pool's size (zram mm_stat)", c->name);
+		return -1;
+	}
 	c->base_slots = zsf_swap_used_pages(c);
+	caps_print_once(c);
 	return 0;
 }
 
@@ -901,10 +1078,12 @@ double zsf_wait_baseline(struct zsf_ctx *c, int deadline_ms, struct zsf_stats *l
 		uint64_t now = zsf_now_ns();
 		double ms = (now - t0) / 1e6;
 
-		zsf_stats(c, last);
-		if (last->stored_pages <= c->base.stored_pages &&
-		    last->pool_bytes <= c->base.pool_bytes + slack)
+		if (zsf_stats(c, last)) {	/* unreadable: not at baseline */
+			last->pool_bytes = last->stored_pages = UINT64_MAX;
+		} else if (last->stored_pages <= c->base.stored_pages &&
+			   last->pool_bytes <= c->base.pool_bytes + slack) {
 			return ms;
+		}
 		if (last->stored_pages != prev) {
 			prev = last->stored_pages;
 			t_move = now;
@@ -1229,11 +1408,13 @@ void zsf_figure(struct zsf_ctx *c, const char *fmt, ...)
 
 /* ---------------------------------------------------------------- kmsg */
 
-void zsf_kmsg_start(struct zsf_ctx *c)
+int zsf_kmsg_start(struct zsf_ctx *c)
 {
 	c->kmsg_fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (c->kmsg_fd >= 0)
-		lseek(c->kmsg_fd, 0, SEEK_END);
+	if (c->kmsg_fd < 0)
+		return -1;
+	lseek(c->kmsg_fd, 0, SEEK_END);
+	return 0;
 }
 
 static const char *const splats[] = {
@@ -1254,7 +1435,7 @@ int zsf_kmsg_scan(struct zsf_ctx *c, char *buf, size_t len)
 	if (buf && len)
 		buf[0] = 0;
 	if (c->kmsg_fd < 0)
-		return 0;
+		return -1;
 	for (;;) {
 		ssize_t n = read(c->kmsg_fd, rec_, sizeof(rec_) - 1);
 		char *msg;

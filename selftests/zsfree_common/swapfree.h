@@ -6,7 +6,23 @@
  * with zswap enabled, guaranteed restore (a guardian process, see below),
  * patterned fill + verify, MADV_PAGEOUT + pagemap check, worker processes
  * released together, CLOCK_MONOTONIC statistics, zram mm_stat / zswap pool
- * readers, the Part B "deferred" counters and a kernel-log splat scan.
+ * readers, Part B detection (struct zsf_caps), the reference series'
+ * "deferred" counters where the kernel has them, and a kernel-log splat scan.
+ *
+ * Part B by capability: revisions differ (per-cpu buffers with only
+ * zs_free_deferred(), a per-pool queue with zs_free_deferred_flush(), a
+ * callback-ops framework with zs_pool_enable_deferred_free(), a zram-level
+ * lazy GC or deferred free_zspage() with no zsmalloc API at all). Each
+ * thing is detected on its own from the running kernel: the calls by name
+ * in /proc/kallsyms, the reference's fail_function target in
+ * fail_function/injectable, its counters in debugfs zsmalloc/<pool>/deferred
+ * for our pool. The first setup of a run prints them once:
+ *   # zsgate: caps backend=<zram|zswap> zs_free_deferred=<0|1|?> flush=<..>
+ *     ops=<..> counters=<0|1> failfn=<0|1|?>
+ * (one line; "?" = not knowable here: no /proc/kallsyms, no fail_function).
+ * Correctness checks (data, pool back at baseline within a deadline, no
+ * splat) use none of them; checks that need counters or the fail_function
+ * target SKIP naming what is missing.
  *
  * Environment knobs (read once by zsf_env_load()):
  *   ZSGATE_QUICK=1        small sizes (size/4, at least 16 MB), 2 rounds,
@@ -84,6 +100,19 @@ void zsf_env_load(void);
 int zsf_size_mb(int nominal_mb);
 bool zsf_size_selected(int nominal_mb);
 
+/*
+ * Part B of the running kernel, detected once per run (the first
+ * zsf_caps_get() reads /proc/kallsyms; later tests of the run, forked by the
+ * harness, share the result). 1 present, 0 absent, -1 cannot tell.
+ */
+struct zsf_caps {
+	int deferred;	/* zs_free_deferred() */
+	int flush;	/* zs_free_deferred_flush() */
+	int ops;	/* zs_pool_enable_deferred_free() (callback ops) */
+	int failfn;	/* zs_deferred_alloc_buffers in fail_function/injectable */
+};
+const struct zsf_caps *zsf_caps_get(void);
+
 /* Part B counters (docs/part-b-api.md), summed over our pool(s) */
 struct zsf_deferred {
 	uint64_t enqueued, drained, overflow, batches, pending, capacity;
@@ -109,6 +138,8 @@ struct zsf_ctx {
 	long orphans;		/* slots the swap layer kept without owner */
 	int kmsg_fd;
 	bool active;
+	/* ZSF_NO_DEFERRED_BUFFERS: injected failures while the pool was created */
+	long failfn_hits;
 };
 
 /*
@@ -119,8 +150,10 @@ int zsf_setup(struct zsf_ctx *c, enum zsf_backend be, int swap_flags,
 	      char *why, size_t whylen);
 /*
  * zsf_setup() flag (zram only): create the pool while fail_function makes
- * zs_deferred_alloc_buffers() fail, i.e. a pool whose deferred-free buffers
- * could not be allocated. SKIP when the kernel cannot inject there.
+ * zs_deferred_alloc_buffers() (the reference series' buffer allocation) fail,
+ * i.e. a pool whose deferred-free buffers could not be allocated; the number
+ * of injected failures goes to failfn_hits. SKIP naming what is missing when
+ * the kernel cannot inject there (no fail_function, or no such target).
  */
 #define ZSF_NO_DEFERRED_BUFFERS (1 << 30)
 /* Undo everything (through the guardian); returns 0 when all steps worked. */
@@ -153,6 +186,13 @@ double zsf_wait_baseline(struct zsf_ctx *c, int deadline_ms, struct zsf_stats *l
 			 long *orphans);
 /* Part B counters; false when the kernel does not expose them */
 bool zsf_deferred(struct zsf_ctx *c, struct zsf_deferred *d);
+/*
+ * Why there are no counters for our pool, naming the file and what this
+ * kernel's Part B is (for a SKIP message); "Part B here: ..." in @buf.
+ */
+void zsf_no_counters_why(struct zsf_ctx *c, char *buf, size_t len);
+/* "zs_free_deferred=1 flush=0 ops=0 counters=0" for messages */
+void zsf_caps_str(struct zsf_ctx *c, char *buf, size_t len);
 uint64_t zsf_memavailable(void);
 /* SwapCached in bytes, and the pages of our swap device in use (/proc/swaps) */
 uint64_t zsf_swapcached(void);
@@ -194,9 +234,9 @@ struct zsf_pct zsf_percentiles(uint64_t *v, int n);	/* sorts v */
 void zsf_figure(struct zsf_ctx *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* kernel log: remember the end now; scan since then */
-void zsf_kmsg_start(struct zsf_ctx *c);
-/* returns number of splat lines; first ones copied to buf */
+/* kernel log: remember the end now; scan since then; -1: no /dev/kmsg */
+int zsf_kmsg_start(struct zsf_ctx *c);
+/* returns number of splat lines (-1: no log to scan); first ones copied to buf */
 int zsf_kmsg_scan(struct zsf_ctx *c, char *buf, size_t len);
 
 /*
