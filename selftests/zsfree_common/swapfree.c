@@ -148,6 +148,9 @@ static bool debugfs_mounted(void)
 /* ---------------------------------------------------------- Part B caps */
 
 #define FAILFN_TARGET "zs_deferred_alloc_buffers"
+#ifndef ZSF_KALLSYMS	/* -DZSF_KALLSYMS='"file"' to try the parser on a copy */
+#define ZSF_KALLSYMS "/proc/kallsyms"
+#endif
 
 /*
  * Detected once and printed once per run: the harness forks every test from
@@ -178,7 +181,7 @@ static void kallsyms_scan(struct zsf_caps *k)
 	};
 	int *found[] = { &k->deferred, &k->flush, &k->ops };
 	char line[512], type, name[256];
-	FILE *f = fopen("/proc/kallsyms", "re");
+	FILE *f = fopen(ZSF_KALLSYMS, "re");
 	long lines = 0;
 
 	for (int i = 0; i < 3; i++)
@@ -257,13 +260,15 @@ static void partb_desc(char *buf, size_t len, const char *verb)
 	if (k->deferred < 0) {
 		snprintf(buf, len, "this kernel's Part B is unknown (no /proc/kallsyms: CONFIG_KALLSYMS)");
 	} else if (k->deferred || k->flush || k->ops) {
-		snprintf(buf, len, "this kernel's Part B (%s%s%s) %s",
-			 k->deferred ? "zs_free_deferred " : "",
-			 k->flush ? "zs_free_deferred_flush " : "",
-			 k->ops ? "zs_pool_enable_deferred_free " : "", verb);
-		/* drop the space before ')' */
-		for (char *q = strstr(buf, " )"); q; q = strstr(q, " )"))
-			memmove(q, q + 1, strlen(q));
+		char names[128] = "";
+
+		if (k->deferred)
+			strcat(names, ", zs_free_deferred");
+		if (k->flush)
+			strcat(names, ", zs_free_deferred_flush");
+		if (k->ops)
+			strcat(names, ", zs_pool_enable_deferred_free");
+		snprintf(buf, len, "this kernel's Part B (%s) %s", names + 2, verb);
 	} else {
 		snprintf(buf, len, "this kernel has no Part B in zsmalloc (no zs_free_deferred, zs_free_deferred_flush or zs_pool_enable_deferred_free in /proc/kallsyms)");
 	}
