@@ -23,6 +23,8 @@ help:
 	@echo '  selftests      zram_free/zswap_free kselftests on the running kernel (root)'
 	@echo '  kselftest-tar  a run_kselftest.sh tarball with both collections, into OUT'
 	@echo '  mutants        gate each known-bad revision in series/mutants/, fail if one survives (ONLY=name)'
+	@echo '  examples       gate each example in series/examples/: good ones must PASS, bad twins FAIL by'
+	@echo '                 their catch: test (ONLY=name,name; AB=1 adds the A/B); OUT/examples-<id>/'
 	@echo '  report         re-render report.md/report.png of the newest run (OUT/latest)'
 	@echo '  deps           install the Debian packages zsgate needs (root)'
 	@echo '  doctor         check this machine before a long run: tools, disk, memory, load, archive'
@@ -69,6 +71,11 @@ mutants:
 
 source:
 	ci/source
+
+.PHONY: examples
+examples:
+	ci/deps
+	ONLY="$(ONLY)" AB="$(AB)" ci/examples
 
 clean:
 	rm -rf $(OUT)

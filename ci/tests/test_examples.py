@@ -1,0 +1,170 @@
+# SPDX-License-Identifier: GPL-2.0
+"""ci/examples: example headers, and the expect/catch rule over the real ci/summary.
+
+The gate is a fake (ZSGATE_EXAMPLES_GATE): for the example in SERIES it writes the runs
+listed in its fake-runs.json (kunit.py JSON shape; "BUILD-FAILS" writes a build log with
+a compiler error and no results) and meta.json, then runs the real ci/summary, as ci/gate
+does. ci/tests/data/examples/ holds a good example and bad twins that are caught, fail by
+not building, or survive, and a good one the gate rejects.
+"""
+import importlib.machinery
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+CI = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(CI)
+DATA = os.path.join(CI, "tests", "data", "examples")
+
+_loader = importlib.machinery.SourceFileLoader("ci_examples", os.path.join(CI, "examples"))
+_spec = importlib.util.spec_from_loader("ci_examples", _loader)
+exm = importlib.util.module_from_spec(_spec)
+_loader.exec_module(exm)
+
+FAKE_GATE = r'''#!/usr/bin/env python3
+import json, os, subprocess, sys
+ci, series, out, rid = sys.argv[1], os.environ["SERIES"], os.environ["OUT"], os.environ["RUN_ID"]
+run = os.path.join(out, rid)
+os.makedirs(run, exist_ok=True)
+with open(os.path.join(out, "calls.txt"), "a") as f:
+    f.write(json.dumps({"name": rid, "archs": os.environ["ARCHS"], "no_ab": os.environ.get("ZSGATE_NO_AB"),
+                        "tree": os.environ.get("ZSGATE_PATCHED_TREE")}) + "\n")
+with open(os.path.join(series, "fake-runs.json")) as f:
+    spec = json.load(f)
+runs = []
+for arch in os.environ["ARCHS"].split():
+    for key, cases in spec.items():
+        name = key.replace("ARCH", arch)
+        kind, _, rev = name.split("-")
+        runs.append({"name": name, "arch": arch, "revision": rev, "kind": kind})
+        if cases == "BUILD-FAILS":
+            with open(os.path.join(run, name + ".build.log"), "w") as f:
+                f.write("[1] Building KUnit Kernel ...\n../mm/zsmalloc.c:77:3: error: 'x' undeclared\n")
+            continue
+        groups = {}
+        for case, st in cases.items():
+            parts = case.split(".")
+            g = groups.setdefault(parts[0], {"name": parts[0], "test_cases": [], "sub_groups": []})
+            if len(parts) > 2 and kind == "kunit":
+                g["sub_groups"].append({"name": parts[1], "sub_groups": [], "test_cases": [
+                    {"name": ".".join(parts[2:]), "status": st}]})
+            else:
+                g["test_cases"].append({"name": ".".join(parts[1:]), "status": st})
+        with open(os.path.join(run, name + ".json"), "w") as f:
+            json.dump({"name": "g", "test_cases": [], "sub_groups": list(groups.values())}, f)
+with open(os.path.join(run, "meta.json"), "w") as f:
+    json.dump({"kernel": {"version": "7.3.0-rc7", "part_a": True, "package": "p", "path": "/k"},
+               "series": {"kind": "quilt", "id": rid, "path": series}, "runs": runs}, f)
+sys.exit(subprocess.run([sys.executable, os.path.join(ci, "summary"), run]).returncode)
+'''
+
+
+def write(path, text):
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+class HeaderTest(unittest.TestCase):
+    def test_fake_examples_parse(self):
+        ex = exm.parse_example(os.path.join(DATA, "good-bad"))
+        self.assertEqual((ex["expect"], ex["twin_of"], ex["arch"]), ("fail", "good", "x86_64"))
+        self.assertEqual([c["item"] for c in ex["catch"]],
+                         ["kunit:zsmalloc.test_contract_deferred_destroy_pending", "vm:zram_free.integrity.*"])
+        self.assertEqual(exm.parse_example(os.path.join(DATA, "good"))["arch"], "any")
+
+    def test_every_real_example_parses(self):
+        d = os.path.join(ROOT, "series", "examples")
+        names = [n for n in sorted(os.listdir(d)) if os.path.isfile(os.path.join(d, n, "series"))] \
+            if os.path.isdir(d) else []
+        for n in names:
+            ex = exm.parse_example(os.path.join(d, n))
+            if ex["expect"] == "fail":
+                self.assertTrue(ex["catch"], n)
+                self.assertTrue(os.path.isfile(os.path.join(d, ex["twin_of"], "series")), n)
+
+    def test_bad_headers(self):
+        with tempfile.TemporaryDirectory() as d:
+            for text, msg in (("0001.patch\n", "no '# expect"),
+                              ("# expect: maybe\n", "pass or fail"),
+                              ("# expect: fail\n", "needs a '# catch:'"),
+                              ("# expect: fail\n# catch: ab\n", "not 'ab'"),
+                              ("# expect: pass\n# arch: arm64\n", "arch must be")):
+                write(os.path.join(d, "series"), text)
+                with self.assertRaises(exm.ExampleError) as cm:
+                    exm.parse_example(d)
+                self.assertIn(msg, str(cm.exception))
+
+    def test_glob_names_a_case_or_its_parameterised_parent(self):
+        self.assertTrue(exm.matches("zsmalloc.test_burst", "zsmalloc.test_burst.pool of 1"))
+        self.assertTrue(exm.matches("zram_free.integrity.*", "zram_free.integrity.reuse_after_free"))
+        self.assertFalse(exm.matches("zsmalloc.test_burst", "zsmalloc.test_burst_other"))
+        self.assertFalse(exm.matches("zsmalloc.test_b*", "zswap.test_b"))
+
+
+class ExamplesRunTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.gate = os.path.join(self.tmp.name, "fake-gate")
+        write(self.gate, FAKE_GATE)
+        os.chmod(self.gate, 0o755)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def run_examples(self, only=""):
+        env = dict(os.environ, ZSGATE_EXAMPLES_GATE=f"{self.gate} {CI}", ARCHS="um x86_64", RUN_ID="t",
+                   ZSGATE_CACHE=os.path.join(self.tmp.name, "cache"), ONLY=only)
+        r = subprocess.run([sys.executable, os.path.join(CI, "examples"), "--examples", DATA, "--out", self.tmp.name],
+                           env=env, capture_output=True, text=True)
+        d = os.path.join(self.tmp.name, "examples-t")
+        with open(os.path.join(d, "examples.json"), encoding="utf-8") as f:
+            doc = json.load(f)
+        return r, {x["name"]: x for x in doc["examples"]}, d
+
+    def test_good_and_caught_twin_pass(self):
+        r, rows, d = self.run_examples("good,good-bad")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual((rows["good"]["verdict"], rows["good"]["result"]), ("PASS", "ok"))
+        self.assertEqual((rows["good-bad"]["verdict"], rows["good-bad"]["result"]), ("FAIL", "ok"))
+        self.assertEqual(rows["good-bad"]["by"], [
+            "kunit:zsmalloc.test_contract_deferred_destroy_pending.pool of 1 [kunit-x86_64-patched]",
+            "vm:zram_free.integrity.reuse_after_free [vm-x86_64-patched]"])
+        with open(os.path.join(d, "calls.txt"), encoding="utf-8") as f:
+            calls = {c["name"]: c for c in map(json.loads, f)}
+        self.assertEqual((calls["good"]["archs"], calls["good-bad"]["archs"]), ("um x86_64", "x86_64"))
+        self.assertEqual(calls["good"]["no_ab"], "1")
+        self.assertEqual(calls["good"]["tree"], calls["good-bad"]["tree"])  # one tree, incremental builds
+        with open(os.path.join(d, "examples.md"), encoding="utf-8") as f:
+            md = f.read()
+        self.assertIn("| good-bad | fail | FAIL | ok | kunit:zsmalloc.test_contract_deferred_destroy_pending", md)
+        self.assertIn("| example | expect | verdict | result | catching test | time |", r.stdout)
+
+    def test_rejected_survivor_and_wrong_reason_fail(self):
+        r, rows, _ = self.run_examples()
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertEqual(rows["good-rejected"]["result"], "rejected")
+        self.assertIn("vm-um-patched: 1 failed that pass on base: zswap_free.teardown.p4_exit",
+                      rows["good-rejected"]["why"])
+        # its catch case fails on base too: not the series' fault, the gate passes it
+        self.assertEqual((rows["good-bad-survives"]["verdict"], rows["good-bad-survives"]["result"]),
+                         ("PASS", "passed"))
+        self.assertEqual(rows["good-bad-build"]["result"], "wrong reason")
+        self.assertEqual(rows["good-bad-build"]["why"],
+                         "build failed: kunit-x86_64-patched: mm/zsmalloc.c:77: error: 'x' undeclared")
+        self.assertEqual(sum(x["ok"] for x in rows.values()), 2)
+        self.assertIn("3 of 5 example(s) not as expected", r.stdout)
+
+    def test_unknown_only_is_usage(self):
+        env = dict(os.environ, ONLY="nope")
+        r = subprocess.run([sys.executable, os.path.join(CI, "examples"), "--examples", DATA, "--out", self.tmp.name],
+                           env=env, capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown example(s): nope", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
