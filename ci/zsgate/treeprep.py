@@ -93,6 +93,15 @@ def detect_caps(texts: Dict[str, str]) -> Dict[str, Any]:
     return {"caps": found, "notes": notes}
 
 
+def tree_caps(tree: str) -> Dict[str, Any]:
+    """detect_caps() on a tree's files as they are."""
+    texts = {}
+    for f in {path for _, path, _, _ in CAPS}:
+        with open(os.path.join(tree, f), encoding="utf-8", errors="replace") as h:
+            texts[f] = h.read()
+    return detect_caps(texts)
+
+
 def _strip_comments(text: str) -> str:
     return re.sub(r"/\*[\s\S]*?\*/|//[^\n]*", " ", text)
 
@@ -185,19 +194,12 @@ def suite_files(kunit_dir: str) -> List[str]:
 def _glue(mini: str, ksrc: str, kunit_dir: str) -> Tuple[Dict[str, Any], List[str]]:
     """Wire the KUnit suite into the mini tree. Returns what the revision declares and
     the files the glue wrote."""
-    def current(f: str) -> str:
-        return os.path.join(mini, f) if os.path.exists(os.path.join(mini, f)) else os.path.join(ksrc, f)
-
-    for f in GLUE_EDITS:
+    for f in GLUE_EDITS + [path for _, path, _, _ in CAPS]:
         dst = os.path.join(mini, f)
         if not os.path.exists(dst):
             os.makedirs(os.path.dirname(dst), exist_ok=True)
             shutil.copyfile(os.path.join(ksrc, f), dst)
-    texts = {}
-    for f in {path for _, path, _, _ in CAPS}:
-        with open(current(f), encoding="utf-8", errors="replace") as h:
-            texts[f] = h.read()
-    det = detect_caps(texts)
+    det = tree_caps(mini)
     with open(os.path.join(mini, "mm/Kconfig"), "a", encoding="utf-8") as f:
         f.write(KCONFIG_GLUE)
     with open(os.path.join(mini, "mm/zsmalloc.c"), "a", encoding="utf-8") as f:
