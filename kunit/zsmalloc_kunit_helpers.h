@@ -245,7 +245,7 @@ static void zst_pool_count(struct zs_pool *pool, struct zst_pool_count *c)
 	c->pages = zs_get_total_pages(pool);
 }
 
-static unsigned long zst_objs_inuse(struct zs_pool *pool)
+static unsigned long __maybe_unused zst_objs_inuse(struct zs_pool *pool)
 {
 	struct zst_pool_count c;
 
@@ -331,7 +331,7 @@ static void zst_finish_pool(struct kunit *test, struct zs_pool *pool)
 	kunit_release_action(test, zst_pool_destroy_action, pool);
 }
 
-static unsigned long zst_nr_zspages(void)
+static unsigned long __maybe_unused zst_nr_zspages(void)
 {
 	struct zone *zone;
 	long sum = 0;
