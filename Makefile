@@ -2,13 +2,14 @@
 # zsgate: the gate for the zsmalloc free-path series. `make help` lists what is here.
 
 KDIR         ?=
+BASE         ?=
 SERIES       ?=
 ARCHS        ?= um x86_64
 JOBS         ?= $(shell nproc)
 ZSGATE_CACHE ?= $(HOME)/.cache/zsgate
 OUT          ?= $(CURDIR)/out
 DEBUG        ?=
-export KDIR SERIES ARCHS JOBS ZSGATE_CACHE OUT DEBUG
+export KDIR BASE SERIES ARCHS JOBS ZSGATE_CACHE OUT DEBUG
 
 .PHONY: help gate check kunit test-tools selftests kselftest-tar report deps doctor source clean distclean
 
@@ -32,6 +33,7 @@ help:
 	@echo '  clean          remove out/;  distclean: also the cache (ZSGATE_CACHE)'
 	@echo 'variables:'
 	@echo '  KDIR=<tree>          gate an existing kernel tree (read-only) instead of Debian'"'"'s linux-source-7.3'
+	@echo '  BASE=7.2             Debian'"'"'s linux-source-7.2 as the base (no Part A): gate a Part A revision'
 	@echo '  SERIES=<dir|mbox>    revision to gate: quilt dir with a series file, a b4 mbox, or none'
 	@echo '                       (default: series/deferred-free, the project'"'"'s Part B)'
 	@echo '  ARCHS="um x86_64"    KUnit arches;  JOBS=$(JOBS);  DEBUG=1 debug kernels'

@@ -40,6 +40,6 @@ mkdir -p "$tmp/q" && printf '%s\n' 0001-bad.patch >"$tmp/q/series"
 printf -- '--- a/mm/zsmalloc.c\n+++ b/mm/zsmalloc.c\n@@ -1,1 +1,1 @@\n-no such line\n+x\n' >"$tmp/q/0001-bad.patch"
 expect_fail "patch that does not apply" "patch 0001-bad.patch does not apply: mm/zsmalloc.c" \
 	"$root/ci/tree" --ksrc "$fake" --name patched --series "$tmp/q" --tree "$tmp/t" \
-	--kunit-file /dev/null
+	--kunit-dir /dev/null
 echo "# bad-input: $((n - bad)) passed, $bad failed"
 [ $bad -eq 0 ]

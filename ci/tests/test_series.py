@@ -53,8 +53,9 @@ class MboxTest(unittest.TestCase):
         """3/3 applies only on top of 1/3: the tree gets n/N order, not file order."""
         with tempfile.TemporaryDirectory() as d:
             src = fakesrc.make(os.path.join(d, "src"))
-            kunit = os.path.join(d, "suite.c")
-            with open(kunit, "w", encoding="utf-8") as f:
+            kunit = os.path.join(d, "kunit")
+            os.makedirs(kunit)
+            with open(os.path.join(kunit, "zsmalloc_kunit.c"), "w", encoding="utf-8") as f:
                 f.write("/* suite */\n")
             tree = os.path.join(d, "work", "linux")
             st = prepare(src, tree, read_series(os.path.join(DATA, "thread-b4.mbox")), kunit)

@@ -5,7 +5,7 @@ import tempfile
 import unittest
 
 from zsgate.series import read_series
-from zsgate.treeprep import TreeError, prepare
+from zsgate.treeprep import TreeError, caps_header, detect_caps, prepare
 from tests import fakesrc
 
 
@@ -15,9 +15,12 @@ class TreePrepTest(unittest.TestCase):
         d = self.tmp.name
         self.src = fakesrc.make(os.path.join(d, "src"))
         self.tree = os.path.join(d, "work", "linux")
-        self.kunit = os.path.join(d, "zsmalloc_kunit.c")
-        with open(self.kunit, "w", encoding="utf-8") as f:
-            f.write("/* suite */\n")
+        self.kunit = os.path.join(d, "kunit")
+        os.makedirs(self.kunit)
+        for name, text in (("zsmalloc_kunit.c", "/* suite */\n"), ("zsmalloc_kunit_part.h", "/* part */\n"),
+                           ("README.md", "not copied\n")):
+            with open(os.path.join(self.kunit, name), "w", encoding="utf-8") as f:
+                f.write(text)
         self.before = {p: fakesrc.read(self.src, p) for p in fakesrc.FILES}
 
     def tearDown(self):
@@ -36,20 +39,26 @@ class TreePrepTest(unittest.TestCase):
         self.assertFalse(st["part_b"])
         self.assertIn('#include "tests/zsmalloc_kunit.c"', fakesrc.read(self.tree, "mm/zsmalloc.c"))
         self.assertIn("config ZSMALLOC_KUNIT_TEST", fakesrc.read(self.tree, "mm/Kconfig"))
-        self.assertNotIn("HAVE_DEFERRED", fakesrc.read(self.tree, "mm/Makefile"))
+        self.assertNotIn("#define ZSMALLOC_KUNIT_HAVE_DEFERRED", self.caps())
         self.assertEqual(fakesrc.read(self.tree, "mm/tests/zsmalloc_kunit.c"), "/* suite */\n")
+        self.assertEqual(fakesrc.read(self.tree, "mm/tests/zsmalloc_kunit_part.h"), "/* part */\n")
+        self.assertFalse(os.path.exists(os.path.join(self.tree, "mm/tests/README.md")))
         self.assert_source_untouched()
+
+    def caps(self):
+        return fakesrc.read(self.tree, "mm/tests/zsmalloc_kunit_caps.h")
 
     def test_patched_tree_then_back_to_base(self):
         st = prepare(self.src, self.tree, self.series(
             {"0001-a.patch": fakesrc.PATCH_A, "0002-d.patch": fakesrc.PATCH_DEFERRED}), self.kunit)
         self.assertTrue(st["part_b"])
         self.assertEqual(fakesrc.read(self.tree, "mm/a.c"), "one\nTWO\nthree\n")
-        self.assertIn("-DZSMALLOC_KUNIT_HAVE_DEFERRED", fakesrc.read(self.tree, "mm/Makefile"))
+        self.assertIn("#define ZSMALLOC_KUNIT_HAVE_DEFERRED 1", self.caps())
+        self.assertNotIn("#define ZSMALLOC_KUNIT_HAVE_DEFERRED_FLUSH", self.caps())
         self.assert_source_untouched()
         prepare(self.src, self.tree, None, self.kunit)
         self.assertEqual(fakesrc.read(self.tree, "mm/a.c"), "one\ntwo\nthree\n")
-        self.assertNotIn("HAVE_DEFERRED", fakesrc.read(self.tree, "mm/Makefile"))
+        self.assertNotIn("#define ZSMALLOC_KUNIT_HAVE_DEFERRED", self.caps())
         self.assert_source_untouched()
 
     def test_untouched_files_stay_hard_links(self):
@@ -72,6 +81,47 @@ class TreePrepTest(unittest.TestCase):
         self.assertEqual(fakesrc.read(self.tree, "mm/a.c"), "one\nTWO\nthree\n")
         self.assertFalse(any(n.endswith((".rej", ".orig")) for n in os.listdir(os.path.join(self.tree, "mm"))))
         self.assert_source_untouched()
+
+
+class DetectCapsTest(unittest.TestCase):
+    """Each thing a revision declares is detected on its own; another prototype is a note."""
+    H = "include/linux/zsmalloc.h"
+
+    def caps(self, header, zsmalloc=""):
+        return detect_caps({self.H: header, "mm/zsmalloc.c": zsmalloc})
+
+    def test_only_zs_free_deferred(self):
+        d = self.caps("void zs_free_deferred(struct zs_pool *pool,\n\t\t      unsigned long handle);\n")
+        self.assertEqual([m for m, v in d["caps"].items() if v], ["ZSMALLOC_KUNIT_HAVE_DEFERRED"])
+        self.assertEqual(d["notes"], [])
+
+    def test_flush_alone_and_in_a_comment(self):
+        d = self.caps("/* void zs_free_deferred(struct zs_pool *pool, unsigned long h); */\n"
+                      "void zs_free_deferred_flush(struct zs_pool *pool);\n")
+        self.assertFalse(d["caps"]["ZSMALLOC_KUNIT_HAVE_DEFERRED"])
+        self.assertTrue(d["caps"]["ZSMALLOC_KUNIT_HAVE_DEFERRED_FLUSH"])
+
+    def test_other_prototype_is_a_note_not_a_cap(self):
+        d = self.caps("bool zs_free_deferred(struct zs_pool *pool, unsigned long value);\n")
+        self.assertFalse(d["caps"]["ZSMALLOC_KUNIT_HAVE_DEFERRED"])
+        self.assertEqual(len(d["notes"]), 1)
+        self.assertIn("bool zs_free_deferred(", d["notes"][0])
+        self.assertIn("/* note: zs_free_deferred appears", caps_header(d))
+
+    def test_ops_shape(self):
+        d = self.caps("struct zs_deferred_ops {\n\tvoid (*drain)(void *private, void *buf, unsigned int count);\n};\n"
+                      "int zs_pool_enable_deferred_free(struct zs_pool *pool,\n\t\tconst struct zs_deferred_ops *ops,"
+                      " void *private);\nvoid zs_pool_disable_deferred_free(struct zs_pool *pool);\n"
+                      "bool zs_free_deferred(struct zs_pool *pool, unsigned long value);\n")
+        self.assertTrue(d["caps"]["ZSMALLOC_KUNIT_HAVE_DEFERRED_OPS"])
+        self.assertFalse(d["caps"]["ZSMALLOC_KUNIT_HAVE_DEFERRED"])
+
+    def test_part_a_needs_the_class_field_and_the_three_argument_encoder(self):
+        pre = "#define OBJ_INDEX_BITS 20\nstatic unsigned long location_to_obj(struct zpdesc *zpdesc, unsigned int obj_idx)\n"
+        post = ("#define ZS_OBJ_CLASS_BITS 0\nstatic unsigned long location_to_obj(struct zpdesc *zpdesc,"
+                " unsigned int obj_idx,\n\t\t\t\t     unsigned int class_idx)\n")
+        self.assertFalse(self.caps("", pre)["caps"]["ZSMALLOC_KUNIT_HAVE_PART_A"])
+        self.assertTrue(self.caps("", post)["caps"]["ZSMALLOC_KUNIT_HAVE_PART_A"])
 
 
 if __name__ == "__main__":
