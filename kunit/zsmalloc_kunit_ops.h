@@ -249,21 +249,22 @@ static void zst_ops_expect_once(struct kunit *test, struct zst_ops_ctx *c,
 static void zst_ops_drained_once(struct kunit *test, unsigned long n,
 				 unsigned int nr_cpus)
 {
-	unsigned long deadline, done, pages;
+	unsigned long start, deadline, done, pages;
 	struct zst_ops_ctx *c;
-	char when[48];
+	char when[64];
 
 	c = zst_ops_setup(test, n);
+	start = jiffies;
 	zst_ops_push_all(test, c, nr_cpus);
 
 	/* no further call: drain() must get the rest by itself */
-	deadline = jiffies + msecs_to_jiffies(ZST_OPS_DEADLINE_MS);
+	deadline = start + msecs_to_jiffies(ZST_OPS_DEADLINE_MS);
 	while (zst_ops_done(c) < n && time_before(jiffies, deadline))
 		msleep(20);
 	while (zs_get_total_pages(c->pool) && time_before(jiffies, deadline))
 		msleep(20);
 
-	snprintf(when, sizeof(when), "%lu values from %u CPU(s), after %u ms",
+	snprintf(when, sizeof(when), "%lu values from %u CPU(s), deadline %u ms",
 		 n, nr_cpus, ZST_OPS_DEADLINE_MS);
 	zst_ops_expect_once(test, c, when);
 	KUNIT_EXPECT_GT_MSG(test, atomic_long_read(&c->nr_drained), 0L,
@@ -273,10 +274,11 @@ static void zst_ops_drained_once(struct kunit *test, unsigned long n,
 	KUNIT_EXPECT_EQ_MSG(test, pages, 0UL,
 			    "%s: pool pages (every object freed by its value): expected 0 found %lu",
 			    when, pages);
-	kunit_info(test, "%s: drained %ld in %ld drain() calls, by the caller %ld\n",
+	kunit_info(test, "%s: drained %ld in %ld drain() calls, by the caller %ld, done after %u ms\n",
 		   when, atomic_long_read(&c->nr_drained),
 		   atomic_long_read(&c->nr_drain_calls),
-		   atomic_long_read(&c->nr_synced));
+		   atomic_long_read(&c->nr_synced),
+		   jiffies_to_msecs(jiffies - start));
 
 	/* destroying the pool must not hand anything out again */
 	done = zst_ops_done(c);
