@@ -110,5 +110,71 @@ class TouchedFilesTest(unittest.TestCase):
         self.assertEqual(touched_files(text), ["x.c"])
 
 
+class EncodedMboxTest(unittest.TestCase):
+    """Mail encodings a list or a mail client produces: each applies as the same patch."""
+    DIFF = "--- a/mm/a.c\n+++ b/mm/a.c\n@@ -1,3 +1,3 @@\n one\n-two\n+TWO\n three\n"
+
+    def apply(self, msg, crlf=False):
+        from email import generator, policy
+        with tempfile.TemporaryDirectory() as d:
+            box = os.path.join(d, "rev.mbox")
+            with open(box, "wb") as f:
+                f.write(b"From x Mon Sep 17 00:00:00 2001\n")
+                generator.BytesGenerator(f, policy=policy.SMTP if crlf else policy.default).flatten(msg)
+            src = fakesrc.make(os.path.join(d, "src"))
+            kunit = os.path.join(d, "kunit")
+            os.makedirs(kunit)
+            with open(os.path.join(kunit, "zsmalloc_kunit.c"), "w", encoding="utf-8") as f:
+                f.write("/* suite */\n")
+            tree = os.path.join(d, "work", "linux")
+            prepare(src, tree, read_series(box), kunit)
+            return fakesrc.read(tree, "mm/a.c")
+
+    def message(self, cte=None):
+        from email.message import EmailMessage
+        m = EmailMessage()
+        m["From"] = "a <a@b>"
+        m["Subject"] = "[PATCH] mm: two"
+        m.set_content("msg\n---\n" + self.DIFF, cte=cte)
+        return m
+
+    def test_base64_body(self):
+        self.assertEqual(self.apply(self.message("base64")), "one\nTWO\nthree\n")
+
+    def test_quoted_printable_body(self):
+        self.assertEqual(self.apply(self.message("quoted-printable")), "one\nTWO\nthree\n")
+
+    def test_crlf_lines(self):
+        self.assertEqual(self.apply(self.message(), crlf=True), "one\nTWO\nthree\n")
+
+    def test_binary_attachment_is_ignored(self):
+        m = self.message()
+        m.add_attachment(b"\x00\x01binary\xff", maintype="application", subtype="octet-stream",
+                         filename="blob.bin")
+        self.assertEqual(self.apply(m), "one\nTWO\nthree\n")
+
+
+class HostilePatchTest(unittest.TestCase):
+    """check_patch() refuses what could reach outside the tree (bad-input.sh runs the CLI)."""
+
+    def refused(self, text):
+        from zsgate.series import Patch, check_patch
+        with self.assertRaises(SeriesError) as cm:
+            check_patch(Patch("0001-x.patch", text))
+        return str(cm.exception)
+
+    def test_paths_and_modes(self):
+        hunk = "@@ -1 +1 @@\n-a\n+b\n"
+        self.assertIn("outside the tree: a//etc/passwd", self.refused("--- a//etc/passwd\n+++ /dev/null\n" + hunk))
+        self.assertIn("outside the tree: b/mm/../../x", self.refused("--- /dev/null\n+++ b/mm/../../x\n" + hunk))
+        self.assertIn("outside the tree: /x", self.refused("diff --git a/m b/m\ncopy to /x\n--- a/m\n+++ b/m\n" + hunk))
+        self.assertIn("mode 160000", self.refused("diff --git a/m b/m\nnew mode 160000\n--- a/m\n+++ b/m\n" + hunk))
+
+    def test_a_plain_patch_passes(self):
+        from zsgate.series import Patch, check_patch
+        check_patch(Patch("0001-x.patch", "diff --git a/mm/a.c b/mm/a.c\nnew file mode 100644\n"
+                                        "--- /dev/null\n+++ b/mm/a.c\n@@ -0,0 +1 @@\n+x\n"))
+
+
 if __name__ == "__main__":
     unittest.main()

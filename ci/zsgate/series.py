@@ -8,7 +8,7 @@ import mailbox
 import os
 import re
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import List, Optional, Set
 
 
 class SeriesError(Exception):
@@ -40,6 +40,13 @@ _SUBJECT_NUM = re.compile(r"\[[^\]]*?PATCH[^\]]*?\b(\d+)/(\d+)\s*\]", re.I)
 _SUBJECT_PATCH = re.compile(r"\[[^\]]*?PATCH[^\]]*\]", re.I)
 
 
+def _revision(subject: str) -> str:
+    """"v3" of "[PATCH v3 1/2] ..." ("v1" without a version tag)."""
+    m = _SUBJECT_PATCH.search(subject)
+    v = re.search(r"\bv(\d+)\b", m.group(0), re.I) if m else None
+    return f"v{v.group(1)}" if v else "v1"
+
+
 def _has_diff(body: str) -> bool:
     return bool(re.search(r"^(diff --git |--- (a/|/dev/null)\S*)", body, re.M)) and \
         bool(re.search(r"^\+\+\+ ", body, re.M))
@@ -60,8 +67,44 @@ def _body(msg) -> str:
     return msg.get_content()
 
 
+# A series is untrusted text: nothing in it is run, and a patch may only change regular
+# files inside the tree. Checked for every patch before anything is applied.
+_PATH_LINE = re.compile(r"^(?:--- |\+\+\+ )(\S+)|^(?:rename|copy) (?:from|to) (\S+)$|^diff --git (\S+) (\S+)$")
+_MODE_LINE = re.compile(r"^(?:new file mode|new mode|deleted file mode|old mode) (\d+)$")
+
+
+def check_patch(p: Patch) -> None:
+    """Refuse a patch that reaches outside the tree, makes a symlink or is not a text diff."""
+    lines = p.text.replace("\r\n", "\n").splitlines()
+    for i, line in enumerate(lines):
+        m = _PATH_LINE.match(line)
+        if m:
+            strip = line.startswith(("--- ", "+++ ", "diff --git "))
+            for raw in (g for g in m.groups() if g):
+                _check_path(p.name, raw, strip)
+            continue
+        m = _MODE_LINE.match(line)
+        if m and m.group(1) not in ("100644", "100755"):
+            raise SeriesError(f"patch {p.name} sets file mode {m.group(1)} (line {i + 1}): "
+                              "only regular files may be changed, no symlinks or submodules")
+        if line.startswith("GIT binary patch") or re.match(r"^Binary files .* differ$", line):
+            raise SeriesError(f"patch {p.name} carries a binary diff (line {i + 1}): only text diffs are applied")
+    if not re.search(r"^@@ -\d+(,\d+)? \+\d+(,\d+)? @@", p.text, re.M):
+        raise SeriesError(f"patch {p.name} has no unified diff hunk: only unified diffs are applied")
+
+
+def _check_path(name: str, raw: str, strip: bool) -> None:
+    if raw == "/dev/null":
+        return
+    path = raw.split("/", 1)[1] if strip and "/" in raw else raw
+    parts = path.split("/")
+    if raw.startswith("/") or path.startswith("/") or ".." in parts or not path or "" in parts[:-1]:
+        raise SeriesError(f"patch {name} names a path outside the tree: {raw}")
+
+
 def read_quilt(path: str) -> Series:
     series_file = os.path.join(path, "series")
+    top = os.path.realpath(path)
     patches = []
     with open(series_file, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
@@ -73,12 +116,17 @@ def read_quilt(path: str) -> Series:
             if opts and opts != ["-p1"]:
                 raise SeriesError(f"{series_file}:{lineno}: only -p1 patches are supported, got {' '.join(opts)}")
             pfile = os.path.join(path, name)
+            real = os.path.realpath(pfile)
+            if os.path.isabs(name) or not real.startswith(top + os.sep):
+                raise SeriesError(f"{series_file}:{lineno}: patch {name} is outside the series directory")
             if not os.path.isfile(pfile):
                 raise SeriesError(f"{series_file}:{lineno}: patch {name} is listed but missing")
             with open(pfile, encoding="utf-8", errors="surrogateescape") as pf:
                 patches.append(Patch(name, pf.read()))
     if not patches:
         raise SeriesError(f"{series_file} lists no patches")
+    for p in patches:
+        check_patch(p)
     return Series("quilt", path, patches)
 
 
@@ -86,6 +134,7 @@ def read_mbox(path: str) -> Series:
     """Take the [PATCH n/N] messages of an mbox in order; skip the cover letter and replies."""
     box = mailbox.mbox(path, factory=lambda f: email.message_from_binary_file(f, policy=email.policy.default), create=False)
     found = {}
+    revs: Set[str] = set()
     total: Optional[int] = None
     try:
         messages = list(box)
@@ -101,9 +150,13 @@ def read_mbox(path: str) -> Series:
         n, of = (int(m.group(1)), int(m.group(2))) if m else (1, 1)
         if n == 0:
             continue  # cover letter
-        body = _body(msg)
+        body = _body(msg).replace("\r\n", "\n")
         if not _has_diff(body):
             continue
+        rev = _revision(subject)
+        if revs and rev not in revs:
+            raise SeriesError(f"{path}: mixes revisions {', '.join(sorted(revs | {rev}))}: save one revision (b4 am -v N)")
+        revs.add(rev)
         if n in found:
             raise SeriesError(f"{path}: two messages claim to be patch {n}/{of}")
         if total is not None and of != total:
@@ -116,7 +169,10 @@ def read_mbox(path: str) -> Series:
     missing = [str(i) for i in range(1, (total or 0) + 1) if i not in found]
     if missing:
         raise SeriesError(f"{path}: patch {', '.join(missing)} of {total} missing from the mbox")
-    return Series("mbox", path, [found[i] for i in sorted(found)])
+    patches = [found[i] for i in sorted(found)]
+    for p in patches:
+        check_patch(p)
+    return Series("mbox", path, patches)
 
 
 def _looks_like_mbox(path: str) -> bool:

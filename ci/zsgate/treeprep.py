@@ -161,7 +161,7 @@ def _same(a: Optional[str], b: str) -> bool:
 def _apply(mini: str, series: Series) -> None:
     for p in series.patches:
         r = subprocess.run(
-            ["patch", "-p1", "--batch", "--forward", "--no-backup-if-mismatch",
+            ["patch", "-p1", "--unified", "--batch", "--forward", "--no-backup-if-mismatch",
              "--reject-file=-", "-d", mini],
             input=p.text, capture_output=True, text=True, errors="surrogateescape")
         if r.returncode != 0:
