@@ -381,6 +381,20 @@ class CliTest(Base):
         self.assertEqual(r.returncode, 1)
         self.assertIn("tests/0/status", r.stderr)
 
+    def test_origin(self):
+        r = subprocess.run([os.path.join(CI, "kcidb"), self.run, "--origin", "myfarm", "--out",
+                            os.path.join(self.tmp.name, "k.json")], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        doc = load(os.path.join(self.tmp.name, "k.json"))
+        for kind in ("checkouts", "builds", "tests"):
+            for o in doc[kind]:
+                self.assertEqual(o["origin"], "myfarm")
+                self.assertTrue(o["id"].startswith(f"myfarm:{RUN_ID}"))
+        self.assertTrue(all(t["path"].startswith("zsgate.") for t in doc["tests"]))
+        r = subprocess.run([os.path.join(CI, "kcidb"), self.run, "--origin", "My-Farm"],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2)
+
     def test_usage(self):
         r = subprocess.run([os.path.join(CI, "kcidb"), self.tmp.name], capture_output=True, text=True)
         self.assertEqual(r.returncode, 2)

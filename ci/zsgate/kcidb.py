@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 """A gate run directory as a KCIDB report (I/O schema v5.3), and its validation.
 
-Objects (ids are "zsgate:<run-id>..."; origin "zsgate"):
+Objects (ids are "zsgate:<run-id>..."; origin "zsgate", or the one given with --origin):
   checkout  zsgate:<run-id>: the source (Debian package and version, or the KDIR tree and its
             commit when it is a git work tree of its own) and the series (kind, id, patch
             names, patchset_hash over the patches as read now from the series path).
@@ -151,10 +151,13 @@ def ktap_skip_reasons(lines: Iterable[str]) -> Dict[Tuple[str, ...], str]:
 # ---------------------------------------------------------------------------- helpers
 
 class Report:
-    def __init__(self, run_dir: str, base_url: Optional[str]):
+    def __init__(self, run_dir: str, base_url: Optional[str], origin: str = ORIGIN):
+        if not re.fullmatch(r"[a-z0-9_]+", origin):
+            raise ValueError(f"origin {origin!r}: KCIDB origins are [a-z0-9_]+")
         self.run_dir = run_dir
         self.run_id = os.path.basename(os.path.realpath(run_dir))
-        self.prefix = f"{ORIGIN}:{self.run_id}"
+        self.origin = origin
+        self.prefix = f"{origin}:{self.run_id}"
         self.base_url = base_url
         self.builds: List[Dict] = []
         self.tests: List[Dict] = []
@@ -173,7 +176,7 @@ class Report:
         return any(b["id"] == self.build_id(name) for b in self.builds)
 
     def test(self, build: str, path: str, status: str, **kw) -> Dict:
-        t = {"id": f"{self.prefix}:test:{len(self.tests) + 1}", "origin": ORIGIN,
+        t = {"id": f"{self.prefix}:test:{len(self.tests) + 1}", "origin": self.origin,
              "build_id": self.build_id(build), "path": path, "status": status}
         for k, v in kw.items():
             if v is None or v == {} or v == "":
@@ -289,7 +292,7 @@ def checkout(rep: Report, meta: Dict, summary: Optional[Dict]) -> Dict:
     k = meta.get("kernel") or {}
     ser = meta.get("series")
     phash, names, why = patchset(ser)
-    co = {"id": rep.prefix, "origin": ORIGIN, "valid": True}
+    co = {"id": rep.prefix, "origin": rep.origin, "valid": True}
     src = k.get("package") or k.get("path") or "?"
     what = f"{src} ({k.get('version')})"
     if ser:
@@ -329,7 +332,7 @@ def kunit_build(rep: Report, r: Dict, debug: bool) -> str:
         cfg.append(f"vm-{arch}.config")
     if debug:
         cfg.append("zsmalloc-debug.config")
-    b = {"id": rep.build_id(name), "origin": ORIGIN, "checkout_id": rep.prefix,
+    b = {"id": rep.build_id(name), "origin": rep.origin, "checkout_id": rep.prefix,
          "architecture": re.sub(r"[^a-z0-9_]", "_", arch.lower()),
          "config_name": "+".join(cfg)}
     why = None
@@ -364,7 +367,7 @@ def extra_build(rep: Report, name: str, arch: str, revision: Optional[str], why:
     """A build this run's tests ran on but no KUnit run of the run dir made (by hand)."""
     if rep.has_build(name):
         return
-    rep.builds.append({"id": rep.build_id(name), "origin": ORIGIN, "checkout_id": rep.prefix,
+    rep.builds.append({"id": rep.build_id(name), "origin": rep.origin, "checkout_id": rep.prefix,
                        "architecture": re.sub(r"[^a-z0-9_]", "_", (arch or "").lower()),
                        "comment": why, "misc": {"run": name, "revision": revision}})
 
@@ -590,10 +593,12 @@ def ab_tests(rep: Report, ab: Dict, kunit_runs: List[Dict]) -> None:
                                           "warnings") if ab.get(k) is not None})
 
 
-def build_report(run_dir: str, base_url: Optional[str] = None) -> Dict:
-    """The KCIDB v5.3 report of a gate run directory (see the module docstring)."""
+def build_report(run_dir: str, base_url: Optional[str] = None, origin: str = ORIGIN) -> Dict:
+    """The KCIDB v5.3 report of a gate run directory (see the module docstring). `origin`:
+    the submitter name KCIDB agreed with you (ids become <origin>:<run-id>...; test paths
+    stay zsgate.*)."""
     meta = _load(os.path.join(run_dir, "meta.json"))
-    rep = Report(run_dir, base_url)
+    rep = Report(run_dir, base_url, origin)
     runs = meta.get("runs", [])
     summary = _load_opt(os.path.join(run_dir, "summary.json"))
     co = checkout(rep, meta, summary)
