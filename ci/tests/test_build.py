@@ -6,11 +6,13 @@ a console and kunit.py JSON) or fails with a compiler error, driven through the 
 ci/kunit, ci/vm, ci/ab, ci/summary and ci/report: a failed build leaves the previous
 revision's image in the build dir, and nothing may boot it or report figures for it.
 """
+import fcntl
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 from zsgate import build
@@ -270,6 +272,27 @@ class FailedBuildThroughTheGateTest(unittest.TestCase):
         self.assertIn(f"`kunit-x86_64-patched`: `{first}", md)
         self.assertIn("| vm-x86_64-patched | not run (build failed: kunit-x86_64-patched) |", md)
         self.assertIn("A/B not run: patched: the last build of this tree failed", md)
+
+    def test_a_build_waiting_for_the_lock_keeps_the_stamp(self):
+        """ci/kunit drops the stamp inside the build lock: while it waits, the image built
+        before stays bootable (seen for real: a base VM run refused while another gate's
+        ci/kunit of the same base tree queued for the lock)."""
+        bd = os.path.join(self.base, ".kunit-x86_64")
+        write(os.path.join(bd, ".config"), "CONFIG_ZSMALLOC=y\n")
+        write(os.path.join(bd, "arch/x86/boot/bzImage"), "base image")
+        build.stamp_ok(self.base, bd, "x86_64", "kunit-x86_64-base")
+        with open(self.env["ZSGATE_BUILD_LOCK"], "a") as lk:
+            fcntl.flock(lk, fcntl.LOCK_EX)
+            p = subprocess.Popen([os.path.join(CI, "kunit"), "--tree", self.base, "--arch", "x86_64",
+                                  "--out", self.run_dir, "--name", "kunit-x86_64-base"],
+                                 env=dict(self.env, FAKE_KUNIT="ok"), stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+            time.sleep(1.5)
+            self.assertIsNone(p.poll())  # waiting for the lock
+            self.assertIsNone(build.check(self.base, bd, "x86_64"))
+            fcntl.flock(lk, fcntl.LOCK_UN)
+        self.assertEqual(p.wait(timeout=60), 0)
+        self.assertEqual(build.read_stamp(bd)["status"], "ok")
 
 
 if __name__ == "__main__":

@@ -17,14 +17,18 @@ now holds another revision than the one built, the .config changed, the image ch
 there is no stamp at all (a build not made by ci/kunit; ci/vm --unstamped boots it anyway
 and says so).
 
-CLI (for ci/kunit, shell): python3 -m zsgate.build {begin|end|check} --tree T --build-dir B
-  --arch A [--name N --log L --out-json F]; see main().
+CLI (for ci/kunit, shell): python3 -m zsgate.build wrap --tree T --build-dir B --arch A
+  --name N --log L -- <build command>: inside the build lock, drop the stamp, build, stamp
+  (ok or failed, from the build log L, which the command's stdout goes to); `status` then
+  prints "build failed: <error>" and exits 1 unless the stamp says ok. `begin`/`end`/`check`
+  are the steps alone; see main().
 """
 
 import argparse
 import hashlib
 import json
 import os
+import subprocess
 import sys
 import time
 from typing import Dict, List, Optional
@@ -149,8 +153,9 @@ def check(tree: str, bdir: str, arch: str, unstamped_ok: bool = False) -> Option
             return None
         if not os.path.isfile(img):
             return f"no kernel at {img} (build it with ci/kunit first)"
-        return (f"{img} has no build stamp ({STAMP}): ci/kunit did not build it, or its build "
-                "did not finish; not booting an image of unknown origin")
+        return (f"{img} has no build stamp ({STAMP}): ci/kunit did not build it, its build "
+                "did not finish, or a build of this tree is running now; not booting an image "
+                "of unknown origin")
     if st.get("status") != "ok":
         return (f"the last build of this tree failed ({st.get('name', '?')}, series "
                 f"{st.get('series', '?')}): {st.get('error', '?')}")
@@ -171,15 +176,36 @@ def check(tree: str, bdir: str, arch: str, unstamped_ok: bool = False) -> Option
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python3 -m zsgate.build")
-    ap.add_argument("cmd", choices=["begin", "end", "check"])
+    ap.add_argument("cmd", choices=["begin", "end", "check", "wrap", "status"])
     ap.add_argument("--tree", required=True)
     ap.add_argument("--build-dir", required=True, help="relative to the tree, or absolute")
     ap.add_argument("--arch", default="x86_64")
     ap.add_argument("--name", default="?")
     ap.add_argument("--log", help="end: kunit.py's build log (decides built or failed)")
     ap.add_argument("--before", help="end: the tree key printed by begin")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = argv[argv.index("--") + 1:] if "--" in argv else []
+    argv = argv[:argv.index("--")] if "--" in argv else argv
     a = ap.parse_args(argv)
     bdir = os.path.join(a.tree, a.build_dir)
+    if a.cmd == "wrap":
+        # begin, the build, end, all inside the caller's build lock: a job waiting for the
+        # lock must not drop the stamp of an image another job is about to boot
+        before = tree_key(a.tree)
+        invalidate(bdir)
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        sys.stdout.flush()
+        rc = subprocess.call(command, env=env) if command else 2
+        sys.stdout.flush()
+        main(["end", "--tree", a.tree, "--build-dir", a.build_dir, "--arch", a.arch, "--name", a.name,
+              "--log", a.log or "", "--before", before])
+        return rc
+    if a.cmd == "status":
+        st = read_stamp(bdir)
+        if st is None or st.get("status") != "ok":
+            print(f"build failed: {(st or {}).get('error', 'no build stamp after the build')}")
+            return 1
+        return 0
     if a.cmd == "begin":
         invalidate(bdir)
         print(tree_key(a.tree))
