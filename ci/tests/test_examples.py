@@ -32,7 +32,7 @@ run = os.path.join(out, rid)
 os.makedirs(run, exist_ok=True)
 with open(os.path.join(out, "calls.txt"), "a") as f:
     f.write(json.dumps({"name": rid, "archs": os.environ["ARCHS"], "no_ab": os.environ.get("ZSGATE_NO_AB"),
-                        "tree": os.environ.get("ZSGATE_PATCHED_TREE")}) + "\n")
+                        "tree": os.environ.get("ZSGATE_PATCHED_TREE"), "base": os.environ.get("BASE")}) + "\n")
 with open(os.path.join(series, "fake-runs.json")) as f:
     spec = json.load(f)
 runs = []
@@ -92,7 +92,8 @@ class HeaderTest(unittest.TestCase):
                               ("# expect: maybe\n", "pass or fail"),
                               ("# expect: fail\n", "needs a '# catch:'"),
                               ("# expect: fail\n# catch: ab\n", "not 'ab'"),
-                              ("# expect: pass\n# arch: arm64\n", "arch must be")):
+                              ("# expect: pass\n# arch: arm64\n", "arch must be"),
+                              ("# expect: pass\n# base: sid\n", "base is a Debian kernel version")):
                 write(os.path.join(d, "series"), text)
                 with self.assertRaises(exm.ExampleError) as cm:
                     exm.parse_example(d)
@@ -137,7 +138,8 @@ class ExamplesRunTest(unittest.TestCase):
             calls = {c["name"]: c for c in map(json.loads, f)}
         self.assertEqual((calls["good"]["archs"], calls["good-bad"]["archs"]), ("um x86_64", "x86_64"))
         self.assertEqual(calls["good"]["no_ab"], "1")
-        self.assertEqual(calls["good"]["tree"], calls["good-bad"]["tree"])  # one tree, incremental builds
+        self.assertEqual((calls["good"]["base"], calls["good-bad"]["base"]), (None, "7.2"))
+        self.assertTrue(calls["good-bad"]["tree"].endswith("/work/examples-7.2/linux"), calls["good-bad"]["tree"])
         with open(os.path.join(d, "examples.md"), encoding="utf-8") as f:
             md = f.read()
         self.assertIn("| good-bad | fail | FAIL | ok | kunit:zsmalloc.test_contract_deferred_destroy_pending", md)
@@ -162,6 +164,20 @@ class ExamplesRunTest(unittest.TestCase):
                       rows["good-rejected-bad"]["why"])
         self.assertEqual(sum(x["ok"] for x in rows.values()), 2)
         self.assertIn("4 of 6 example(s) not as expected", r.stdout)
+
+    def test_rejudge_reads_the_runs_again_without_gating(self):
+        self.run_examples("good-rejected,good-rejected-bad")
+        d = os.path.join(self.tmp.name, "examples-t")
+        os.unlink(os.path.join(d, "calls.txt"))
+        env = dict(os.environ, ZSGATE_EXAMPLES_GATE="false", ONLY="")
+        r = subprocess.run([sys.executable, os.path.join(CI, "examples"), "--examples", DATA, "--rejudge", d],
+                           env=env, capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(d, "calls.txt")))  # nothing gated
+        with open(os.path.join(d, "examples.json"), encoding="utf-8") as f:
+            rows = {x["name"]: x for x in json.load(f)["examples"]}
+        self.assertEqual(sorted(rows), ["good-rejected", "good-rejected-bad"])
+        self.assertEqual(rows["good-rejected-bad"]["result"], "not by the bug")
 
     def test_unknown_only_is_usage(self):
         env = dict(os.environ, ONLY="nope")
