@@ -26,7 +26,7 @@ fake=$tmp/fake-kernel
 python3 -c "import sys; sys.path.insert(0, '$root/ci'); from tests import fakesrc; fakesrc.make('$fake')"
 
 echo "TAP version 13"
-echo "1..17"
+echo "1..18"
 expect_fail "unknown arch" "unknown arch 'sparc' in ARCHS" env ARCHS=sparc "$root/ci/gate"
 expect_fail "missing KDIR" "KDIR=$tmp/nokernel does not exist" env KDIR="$tmp/nokernel" "$root/ci/gate"
 mkdir -p "$tmp/notakernel"
@@ -84,5 +84,12 @@ expect_fail "mbox with only a cover letter" "no \[PATCH\] message with a diff" \
 mbox "$tmp/nosubject.mbox" "X-No-Subject: here"
 expect_fail "mbox message without a Subject" "no \[PATCH\] message with a diff" \
 	"$root/ci/tree" --ksrc "$fake" --name patched --series "$tmp/nosubject.mbox" --tree "$tmp/t"
+mkdir -p "$tmp/cache1"
+flock "$tmp/cache1/gate.lock" sleep 30 &
+lockpid=$!
+sleep 0.5
+expect_fail "a second gate on one cache" "another gate is using $tmp/cache1" \
+	env ZSGATE_CACHE="$tmp/cache1" ZSGATE_GATE_WAIT=0 SERIES=none "$root/ci/gate"
+pkill -P "$lockpid" 2>/dev/null; kill "$lockpid" 2>/dev/null; wait "$lockpid" 2>/dev/null
 echo "# bad-input: $((n - bad)) passed, $bad failed"
 [ $bad -eq 0 ]
