@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 """A tiny stand-in for a kernel source tree, enough for ci/tree's logic."""
 import os
+from typing import Optional
 
 FILES = {
     "Makefile": "VERSION = 7\nPATCHLEVEL = 3\nSUBLEVEL = 0\nEXTRAVERSION = -rc7\n",
@@ -17,6 +18,15 @@ def make(root: str) -> str:
         p = os.path.join(root, path)
         os.makedirs(os.path.dirname(p), exist_ok=True)
         with open(p, "w", encoding="utf-8") as f:
+            f.write(text)
+    return root
+
+
+def kunit_dir(root: str, files: Optional[dict] = None) -> str:
+    """A stand-in for kunit/: zsmalloc_kunit.c (and @files) under @root."""
+    os.makedirs(root)
+    for name, text in ({"zsmalloc_kunit.c": "/* suite */\n"} | (files or {})).items():
+        with open(os.path.join(root, name), "w", encoding="utf-8") as f:
             f.write(text)
     return root
 

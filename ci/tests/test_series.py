@@ -53,10 +53,7 @@ class MboxTest(unittest.TestCase):
         """3/3 applies only on top of 1/3: the tree gets n/N order, not file order."""
         with tempfile.TemporaryDirectory() as d:
             src = fakesrc.make(os.path.join(d, "src"))
-            kunit = os.path.join(d, "kunit")
-            os.makedirs(kunit)
-            with open(os.path.join(kunit, "zsmalloc_kunit.c"), "w", encoding="utf-8") as f:
-                f.write("/* suite */\n")
+            kunit = fakesrc.kunit_dir(os.path.join(d, "kunit"))
             tree = os.path.join(d, "work", "linux")
             st = prepare(src, tree, read_series(os.path.join(DATA, "thread-b4.mbox")), kunit)
             self.assertEqual(fakesrc.read(tree, "mm/a.c"), "one\n2\nthree\n")
@@ -122,10 +119,7 @@ class EncodedMboxTest(unittest.TestCase):
                 f.write(b"From x Mon Sep 17 00:00:00 2001\n")
                 generator.BytesGenerator(f, policy=policy.SMTP if crlf else policy.default).flatten(msg)
             src = fakesrc.make(os.path.join(d, "src"))
-            kunit = os.path.join(d, "kunit")
-            os.makedirs(kunit)
-            with open(os.path.join(kunit, "zsmalloc_kunit.c"), "w", encoding="utf-8") as f:
-                f.write("/* suite */\n")
+            kunit = fakesrc.kunit_dir(os.path.join(d, "kunit"))
             tree = os.path.join(d, "work", "linux")
             prepare(src, tree, read_series(box), kunit)
             return fakesrc.read(tree, "mm/a.c")

@@ -15,12 +15,8 @@ class TreePrepTest(unittest.TestCase):
         d = self.tmp.name
         self.src = fakesrc.make(os.path.join(d, "src"))
         self.tree = os.path.join(d, "work", "linux")
-        self.kunit = os.path.join(d, "kunit")
-        os.makedirs(self.kunit)
-        for name, text in (("zsmalloc_kunit.c", "/* suite */\n"), ("zsmalloc_kunit_part.h", "/* part */\n"),
-                           ("README.md", "not copied\n")):
-            with open(os.path.join(self.kunit, name), "w", encoding="utf-8") as f:
-                f.write(text)
+        self.kunit = fakesrc.kunit_dir(os.path.join(d, "kunit"),
+                                       {"zsmalloc_kunit_part.h": "/* part */\n", "README.md": "not copied\n"})
         self.before = {p: fakesrc.read(self.src, p) for p in fakesrc.FILES}
 
     def tearDown(self):
