@@ -37,7 +37,7 @@ static pid_t zsf_race_extra(struct __test_metadata *_metadata, struct zsf_ctx *c
 	snprintf(rt, sizeof(rt), "--runtime=%d", secs + 60);	/* we kill it */
 	{
 		/* --thread: fio jobs are processes in their own sessions otherwise */
-		char *argv[] = { "fio", "--thread", "--name=zsgate-discard", dev, "--direct=1",
+		char *const argv[] = { "fio", "--thread", "--name=zsgate-discard", dev, "--direct=1",
 				 "--time_based", rt, "--bs=4k", "--iodepth=1",
 				 "--ioengine=psync", "--numjobs=1",
 				 "--rw=randtrim", "--size=200M",
@@ -71,7 +71,8 @@ FIXTURE(nobuffers) {
 
 FIXTURE_SETUP(nobuffers)
 {
-	ZSF_SETUP(ZSF_NO_DEFERRED_BUFFERS);
+	if (!zsf_setup_or_skip(_metadata, &self->c, ZSF_NO_DEFERRED_BUFFERS))
+		return;
 }
 
 FIXTURE_TEARDOWN(nobuffers)

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <limits.h>
 #include <linux/loop.h>
 #include <pthread.h>
 #include <sched.h>
@@ -694,7 +695,7 @@ static int failfn_arm(struct zsf_ctx *c, const char *fn, int retval,
 			 fn, partb);
 		return KSFT_SKIP_RC;
 	}
-	for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(knobs); i++) {
 		if (read_str(knobs[i][0], v, sizeof(v)) == 0)
 			rec(c, "write %s %s", knobs[i][0], v);
 		r = write_str(knobs[i][0], knobs[i][1]);
@@ -776,8 +777,8 @@ static int setup_zram(struct zsf_ctx *c, int flags, char *why, size_t whylen)
 	if (swapon(c->swapdev, SWAP_FLAG_PREFER |
 		   ((SWAP_PRIO << SWAP_FLAG_PRIO_SHIFT) & SWAP_FLAG_PRIO_MASK) | flags)) {
 		snprintf(why, whylen, "swapon %s: %s%s", c->swapdev, strerror(errno),
-			 errno == EINVAL || errno == ENOSYS ? " (CONFIG_SWAP?)" : "");
-		return errno == ENOSYS || errno == EPERM ? KSFT_SKIP_RC : -1;
+			 errno == EINVAL ? " (CONFIG_SWAP?)" : "");
+		return errno == EPERM ? KSFT_SKIP_RC : -1;
 	}
 	return 0;
 }
@@ -827,7 +828,7 @@ static int loop_attach(struct zsf_ctx *c, const char *file, char *why, size_t wh
 
 static int setup_zswap(struct zsf_ctx *c, int flags, char *why, size_t whylen)
 {
-	static const char *params[] = { "enabled", "max_pool_percent",
+	static const char * const params[] = { "enabled", "max_pool_percent",
 					"shrinker_enabled", "accept_threshold_percent" };
 	const char *dir = zsf_env.swapdir;
 	int fd, r, prio, lfd = -1;
@@ -838,7 +839,7 @@ static int setup_zswap(struct zsf_ctx *c, int flags, char *why, size_t whylen)
 		snprintf(why, whylen, "zswap not available (CONFIG_ZSWAP)");
 		return KSFT_SKIP_RC;
 	}
-	for (unsigned int i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
+	for (unsigned int i = 0; i < ARRAY_SIZE(params); i++) {
 		snprintf(p, sizeof(p), "/sys/module/zswap/parameters/%s", params[i]);
 		if (read_str(p, v, sizeof(v)) == 0)
 			rec(c, "zswap %s %s", params[i], v);
@@ -878,7 +879,7 @@ static int setup_zswap(struct zsf_ctx *c, int flags, char *why, size_t whylen)
 		if (swapon(c->swapdev, prio | flags)) {
 			snprintf(why, whylen, "swapon %s: %s", c->swapdev, strerror(errno));
 			close(lfd);
-			return errno == ENOSYS || errno == EPERM ? KSFT_SKIP_RC : -1;
+			return errno == EPERM ? KSFT_SKIP_RC : -1;
 		}
 		close(lfd);
 	}
@@ -1034,7 +1035,8 @@ void zsf_swap_users(char *buf, size_t len)
 		if (!f)
 			continue;
 		while (fgets(line, sizeof(line), f)) {
-			sscanf(line, "Name: %63s", comm);
+			if (sscanf(line, "Name: %63s", comm) == 1)
+				continue;
 			if (sscanf(line, "VmSwap: %lu", &kb) == 1)
 				break;
 		}
@@ -1263,9 +1265,12 @@ long zsf_count_swapped(const char *p, size_t bytes)
  */
 static void lru_drain_all(void)
 {
-	static char page[65536] __attribute__((aligned(65536)));
+	static char *page;
 
-	if (mlock(page, pagesz) == 0)
+	if (!page)
+		page = mmap(NULL, pagesz, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (page != MAP_FAILED && mlock(page, pagesz) == 0)
 		munlock(page, pagesz);
 }
 
@@ -1312,7 +1317,7 @@ uint64_t zsf_thread_cpu_ns(void)
  */
 static bool task_cpu_ns(const char *pid, uint64_t *ns)
 {
-	char path[64], line[256];
+	char path[32 + NAME_MAX], line[256];
 	unsigned long long ms, frac;
 	bool ok = false;
 	FILE *f;
@@ -1353,7 +1358,7 @@ bool zsf_kworker_cpu_ns(uint64_t *total)
 
 	*total = 0;
 	while (d && (de = readdir(d))) {
-		char path[64], comm[64] = "";
+		char path[32 + NAME_MAX], comm[64] = "";
 		uint64_t ns;
 		FILE *f;
 
@@ -1454,7 +1459,7 @@ int zsf_kmsg_scan(struct zsf_ctx *c, char *buf, size_t len)
 		msg = strchr(rec_, ';');
 		msg = msg ? msg + 1 : rec_;
 		msg[strcspn(msg, "\n")] = 0;
-		for (unsigned int i = 0; i < sizeof(splats) / sizeof(splats[0]); i++) {
+		for (unsigned int i = 0; i < ARRAY_SIZE(splats); i++) {
 			if (!strstr(msg, splats[i]))
 				continue;
 			hits++;

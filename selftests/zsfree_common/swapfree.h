@@ -82,6 +82,8 @@
 #include <sys/swap.h>
 #include <sys/types.h>
 
+#include "kselftest.h"	/* ARRAY_SIZE(), __printf() */
+
 enum zsf_backend { ZSF_ZRAM, ZSF_ZSWAP };
 
 struct zsf_env {
@@ -231,8 +233,8 @@ struct zsf_pct { uint64_t med, p10, p90; };
 struct zsf_pct zsf_percentiles(uint64_t *v, int n);	/* sorts v */
 
 /* one "# zsgate: backend=... " line; fmt continues with key=value pairs */
-void zsf_figure(struct zsf_ctx *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+__printf(2, 3)
+void zsf_figure(struct zsf_ctx *c, const char *fmt, ...);
 
 /* kernel log: remember the end now; scan since then; -1: no /dev/kmsg */
 int zsf_kmsg_start(struct zsf_ctx *c);

@@ -40,16 +40,23 @@
 #define PG ((size_t)sysconf(_SC_PAGESIZE))
 #define US(ns) ((unsigned long long)((ns) / 1000))
 
-/* common fixture body: set up the backend or SKIP with the reason */
-#define ZSF_SETUP(flags) do {						\
-	char _why[512] = "";						\
-	int _r;								\
-	zsf_env_load();							\
-	_r = zsf_setup(&self->c, ZSF_BACKEND, (flags), _why, sizeof(_why)); \
-	if (_r == KSFT_SKIP)						\
-		SKIP(return, "%s", _why);				\
-	ASSERT_EQ(0, _r) TH_LOG("setup failed: %s", _why);		\
-} while (0)
+/*
+ * Common fixture setup: set up the backend, or SKIP with the reason (then
+ * false: the caller's setup returns) or fail the test (ASSERT).
+ */
+static bool zsf_setup_or_skip(struct __test_metadata *_metadata,
+			      struct zsf_ctx *c, int flags)
+{
+	char why[512] = "";
+	int r;
+
+	zsf_env_load();
+	r = zsf_setup(c, ZSF_BACKEND, flags, why, sizeof(why));
+	if (r == KSFT_SKIP)
+		SKIP(return false, "%s", why);
+	ASSERT_EQ(0, r) TH_LOG("setup failed: %s", why);
+	return true;
+}
 
 /* no EXPECT here: after a failed ASSERT the harness would log it anyway */
 #define ZSF_TEARDOWN() do {						\
@@ -156,7 +163,8 @@ FIXTURE_SETUP(munmap)
 	zsf_env_load();
 	if (!zsf_size_selected(variant->mb))
 		SKIP(return, "%d MB not selected by ZSGATE_SIZES_MB", variant->mb);
-	ZSF_SETUP(0);
+	if (!zsf_setup_or_skip(_metadata, &self->c, 0))
+		return;
 }
 
 FIXTURE_TEARDOWN(munmap)
@@ -226,7 +234,7 @@ struct zsf_sampler {
 	struct zsf_ctx *c;
 	struct zsf_sample *s;
 	int n, max;
-	volatile int stop;
+	int stop;	/* __atomic_*: written by the test, read by the thread */
 };
 
 static void *zsf_sampler_fn(void *arg)
@@ -235,7 +243,7 @@ static void *zsf_sampler_fn(void *arg)
 	struct timespec next;
 
 	clock_gettime(CLOCK_MONOTONIC, &next);
-	while (!sm->stop && sm->n < sm->max) {
+	while (!__atomic_load_n(&sm->stop, __ATOMIC_RELAXED) && sm->n < sm->max) {
 		struct zsf_stats st;
 		struct zsf_sample *x = &sm->s[sm->n];
 
@@ -377,7 +385,7 @@ static void zsf_release_round(struct __test_metadata *_metadata,
 		uint64_t before = 0, avail0 = 0;
 
 		usleep(20000);	/* let the sampler see the drained pool */
-		sm.stop = 1;
+		__atomic_store_n(&sm.stop, 1, __ATOMIC_RELAXED);
 		pthread_join(th, NULL);
 		/* values just before the release */
 		for (i = 0; i < sm.n && sm.s[i].t < t_go; i++) {
@@ -423,7 +431,8 @@ FIXTURE_VARIANT_ADD(teardown, p4_exit) { .procs = 4, .by_exit = true };
 
 FIXTURE_SETUP(teardown)
 {
-	ZSF_SETUP(0);
+	if (!zsf_setup_or_skip(_metadata, &self->c, 0))
+		return;
 }
 
 FIXTURE_TEARDOWN(teardown)
@@ -485,7 +494,8 @@ FIXTURE_VARIANT_ADD(return_rate, p4_exit) { .procs = 4, .by_exit = true };
 
 FIXTURE_SETUP(return_rate)
 {
-	ZSF_SETUP(0);
+	if (!zsf_setup_or_skip(_metadata, &self->c, 0))
+		return;
 }
 
 FIXTURE_TEARDOWN(return_rate)
@@ -554,7 +564,8 @@ FIXTURE(overflow) {
 
 FIXTURE_SETUP(overflow)
 {
-	ZSF_SETUP(0);
+	if (!zsf_setup_or_skip(_metadata, &self->c, 0))
+		return;
 }
 
 FIXTURE_TEARDOWN(overflow)
@@ -692,7 +703,8 @@ FIXTURE(integrity) {
 
 FIXTURE_SETUP(integrity)
 {
-	ZSF_SETUP(0);
+	if (!zsf_setup_or_skip(_metadata, &self->c, 0))
+		return;
 }
 
 FIXTURE_TEARDOWN(integrity)
@@ -770,7 +782,8 @@ FIXTURE_SETUP(race)
 		SKIP(return, "stress-ng not installed");
 	if (variant->kind == RACE_FIO && !zsf_have_tool("fio"))
 		SKIP(return, "fio not installed");
-	ZSF_SETUP(variant->swap_flags);
+	if (!zsf_setup_or_skip(_metadata, &self->c, variant->swap_flags))
+		return;
 }
 
 FIXTURE_TEARDOWN(race)
@@ -780,7 +793,7 @@ FIXTURE_TEARDOWN(race)
 
 struct zsf_bg {
 	struct zsf_ctx *c;
-	volatile int stop;
+	int stop;	/* __atomic_*: written by the test, read by the thread */
 	bool flap_pool;
 	long compactions;
 };
@@ -790,7 +803,7 @@ static void *zsf_bg_fn(void *arg)
 	struct zsf_bg *bg = arg;
 	int i = 0;
 
-	while (!bg->stop) {
+	while (!__atomic_load_n(&bg->stop, __ATOMIC_RELAXED)) {
 		zsf_compact_backend(bg->c);
 		if (i % 4 == 0)
 			zsf_compact_memory();
@@ -824,7 +837,7 @@ TEST_F_TIMEOUT(race, swap_free, 180)
 
 	ASSERT_NE(NULL, w);
 	if (variant->kind == RACE_STRESS) {
-		char *argv[] = { "stress-ng", "--vm", "2", "--vm-bytes", "64M",
+		char *const argv[] = { "stress-ng", "--vm", "2", "--vm-bytes", "64M",
 				 "--memrate", "1", "--memrate-bytes", "32M",
 				 "--timeout", arg, "-q", NULL };
 
@@ -873,7 +886,7 @@ TEST_F_TIMEOUT(race, swap_free, 180)
 		}
 		iter++;
 	}
-	bg.stop = 1;
+	__atomic_store_n(&bg.stop, 1, __ATOMIC_RELAXED);
 	pthread_join(th, NULL);
 	/* the tools must have run all along, else the race did not happen */
 	if (stress > 0)
