@@ -2,20 +2,22 @@
 /*
  * KUnit tests for zsmalloc (zsgate).
  *
- * This file is not built on its own: the tree glue copies it and the
- * zsmalloc_kunit_*.h files beside it to mm/tests/ and includes it at the
- * end of mm/zsmalloc.c under CONFIG_ZSMALLOC_KUNIT_TEST, the way mm/damon
+ * This file is not built on its own: it lives in mm/tests/ with the
+ * zsmalloc_kunit_*.h files beside it and is included at the end of
+ * mm/zsmalloc.c under CONFIG_ZSMALLOC_KUNIT_TEST, the way mm/damon
  * includes its tests. The cases need the static helpers
  * (location_to_obj(), obj_to_location(), struct size_class, ...) and the
  * pool internals; VISIBLE_IF_KUNIT would have to export a dozen of them
  * and the struct layouts, so inclusion keeps mm/zsmalloc.c untouched.
  *
- * The glue also writes mm/tests/zsmalloc_kunit_caps.h: what the revision
- * under test declares, each thing detected on its own (Part A in
- * mm/zsmalloc.c; zs_free_deferred(), its flush, the reference's stats
- * and capacity calls, the callback-ops API in include/linux/zsmalloc.h).
- * A case relies only on what is declared and SKIPs naming what is not,
- * so the suite compiles against every revision shape.
+ * mm/tests/zsmalloc_kunit_caps.h says what the tree declares, each thing
+ * on its own (Part A in mm/zsmalloc.c; zs_free_deferred(), its flush, the
+ * reference's stats and capacity calls, the callback-ops API in
+ * include/linux/zsmalloc.h). zsgate's tree glue generates it for each
+ * revision it gates; a tree that carries the suite commits it, and a patch
+ * adding one of these interfaces defines its macro there. A case relies
+ * only on what is declared and SKIPs naming what is not, so the suite
+ * compiles against every revision shape.
  *
  * Layers, one file each:
  *  - zsmalloc_kunit_helpers.h: log watcher, pools, patterned objects,

@@ -74,7 +74,8 @@ static void test_encoding_roundtrip(struct kunit *test)
 
 	ZST_NEED_CLASS_BITS(test);
 	if (!IS_ENABLED(CONFIG_SPARSEMEM_VMEMMAP) && !IS_ENABLED(CONFIG_FLATMEM))
-		kunit_skip(test, "synthetic PFNs need arithmetic pfn_to_page (SPARSEMEM_VMEMMAP or FLATMEM)");
+		kunit_skip(test,
+			   "synthetic PFNs need arithmetic pfn_to_page (SPARSEMEM_VMEMMAP or FLATMEM)");
 
 	KUNIT_ASSERT_EQ_MSG(test, _PFN_BITS + ZS_OBJ_CLASS_BITS + ZS_OBJ_IDX_BITS,
 			    BITS_PER_LONG,
@@ -358,7 +359,8 @@ static void test_lookup_fallback_after_migration(struct kunit *test)
 	int i;
 
 	if (ZS_OBJ_CLASS_BITS != 0)
-		kunit_skip(test, "class_idx is encoded here (ZS_OBJ_CLASS_BITS %d): the pool->lock fallback lookup is not built",
+		kunit_skip(test,
+			   "class_idx is encoded here (ZS_OBJ_CLASS_BITS %d): the pool->lock fallback lookup is not built",
 			   ZS_OBJ_CLASS_BITS);
 
 	pool = zst_create_pool(test);
@@ -553,7 +555,8 @@ static int zst_race_freer(void *data)
 			bad = zst_verify(r->pool, churn[i], size, round << 8 | i,
 					 scratch, &found);
 			if (bad >= 0)
-				zst_race_error(r, "churn round %u obj %d: byte %ld expected 0x%02x found 0x%02x",
+				zst_race_error(r,
+					       "churn round %u obj %d: byte %ld expected 0x%02x found 0x%02x",
 					       round, i, bad,
 					       zst_byte(round << 8 | i, bad), found);
 			zst_race_free(r, churn[i], i);

@@ -37,7 +37,8 @@
 #endif
 
 #define ZST_NEED_DEFERRED(test)						\
-	kunit_skip(test, "white-box case of series/deferred-free's API; this revision does not declare:" \
+	kunit_skip(test,						\
+		   "white-box case of series/deferred-free's API; this revision does not declare:" \
 		   ZST_MISS_DEFERRED ZST_MISS_FLUSH ZST_MISS_STATS ZST_MISS_CAPACITY)
 
 #ifdef ZST_REFERENCE_API

@@ -37,8 +37,8 @@ static pid_t zsf_race_extra(struct __test_metadata *_metadata, struct zsf_ctx *c
 	snprintf(rt, sizeof(rt), "--runtime=%d", secs + 60);	/* we kill it */
 	{
 		/* --thread: fio jobs are processes in their own sessions otherwise */
-		char *const argv[] = { "fio", "--thread", "--name=zsgate-discard", dev, "--direct=1",
-				 "--time_based", rt, "--bs=4k", "--iodepth=1",
+		char *const argv[] = { "fio", "--thread", "--name=zsgate-discard",
+				 dev, "--direct=1", "--time_based", rt, "--bs=4k", "--iodepth=1",
 				 "--ioengine=psync", "--numjobs=1",
 				 "--rw=randtrim", "--size=200M",
 				 "--name=zsgate-write", dev, "--direct=1",
@@ -89,11 +89,13 @@ TEST_F_TIMEOUT(nobuffers, sync_fallback, 300)
 	bool have = zsf_deferred(&self->c, &d0);
 
 	ASSERT_LT(0, self->c.failfn_hits)
-		TH_LOG("fail_function never made zs_deferred_alloc_buffers() fail while zram%d's pool was created (hits %ld): the case would test nothing",
+		TH_LOG(
+		       "fail_function never made zs_deferred_alloc_buffers() fail while zram%d's pool was created (hits %ld): the case would test nothing",
 		       self->c.zram_id, self->c.failfn_hits);
 	if (have)
 		ASSERT_EQ(0, d0.capacity)
-			TH_LOG("zram%d has %llu-entry buffers although their allocation was made to fail",
+			TH_LOG(
+			       "zram%d has %llu-entry buffers although their allocation was made to fail",
 			       self->c.zram_id, (unsigned long long)d0.capacity);
 	ASSERT_NE(NULL, p);
 	zsf_prepare(_metadata, p, bytes, 0x5000);
@@ -117,7 +119,8 @@ TEST_F_TIMEOUT(nobuffers, sync_fallback, 300)
 	EXPECT_LE(d0.overflow + pages - pages / 50, d1.overflow)
 		TH_LOG("%llu synchronous frees counted for %ld swapped pages",
 		       (unsigned long long)(d1.overflow - d0.overflow), pages);
-	zsf_figure(&self->c, "case=nobuffers size_mb=%zu procs=1 overflow=%llu capacity=%llu rounds=1",
+	zsf_figure(&self->c,
+		   "case=nobuffers size_mb=%zu procs=1 overflow=%llu capacity=%llu rounds=1",
 		   bytes / ZSF_MB, (unsigned long long)(d1.overflow - d0.overflow),
 		   (unsigned long long)d1.capacity);
 }

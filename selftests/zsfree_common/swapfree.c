@@ -259,7 +259,8 @@ static void partb_desc(char *buf, size_t len, const char *verb)
 	const struct zsf_caps *k = zsf_caps_get();
 
 	if (k->deferred < 0) {
-		snprintf(buf, len, "this kernel's Part B is unknown (no /proc/kallsyms: CONFIG_KALLSYMS)");
+		snprintf(buf, len,
+			 "this kernel's Part B is unknown (no /proc/kallsyms: CONFIG_KALLSYMS)");
 	} else if (k->deferred || k->flush || k->ops) {
 		char names[128] = "";
 
@@ -271,7 +272,8 @@ static void partb_desc(char *buf, size_t len, const char *verb)
 			strcat(names, ", zs_pool_enable_deferred_free");
 		snprintf(buf, len, "this kernel's Part B (%s) %s", names + 2, verb);
 	} else {
-		snprintf(buf, len, "this kernel has no Part B in zsmalloc (no zs_free_deferred, zs_free_deferred_flush or zs_pool_enable_deferred_free in /proc/kallsyms)");
+		snprintf(buf, len,
+			 "this kernel has no Part B in zsmalloc (no zs_free_deferred, zs_free_deferred_flush or zs_pool_enable_deferred_free in /proc/kallsyms)");
 	}
 }
 
@@ -296,7 +298,8 @@ void zsf_no_counters_why(struct zsf_ctx *c, char *buf, size_t len)
 		globfree(&g);
 	partb_desc(partb, sizeof(partb), "exposes none");
 	snprintf(buf, len, "no deferred counters (debugfs zsmalloc/%s/deferred%s): %s",
-		 pool, have_dir ? "" : "; no zsmalloc/<pool>/ at all: CONFIG_ZSMALLOC_STAT or debugfs missing",
+		 pool, have_dir ? "" :
+		 "; no zsmalloc/<pool>/ at all: CONFIG_ZSMALLOC_STAT or debugfs missing",
 		 partb);
 }
 
@@ -359,7 +362,8 @@ static int zram_reset(int id)
 	int i, r = 0;
 
 	snprintf(p, sizeof(p), "/sys/block/zram%d/reset", id);
-	for (i = 0; i < 300; i++) {	/* EBUSY while a closer (udev probe, a killed tool) is in flight */
+	/* EBUSY while a closer (udev probe, a killed tool) is in flight */
+	for (i = 0; i < 300; i++) {
 		r = write_str(p, "1");
 		if (r != -EBUSY)
 			break;
@@ -685,13 +689,15 @@ static int failfn_arm(struct zsf_ctx *c, const char *fn, int retval,
 	int r, inj = failfn_injectable(fn);
 
 	if (inj < 0) {
-		snprintf(why, whylen, "no %s/fail_function (CONFIG_FAIL_FUNCTION): cannot make %s() fail",
+		snprintf(why, whylen,
+			 "no %s/fail_function (CONFIG_FAIL_FUNCTION): cannot make %s() fail",
 			 DEBUGFS, fn);
 		return KSFT_SKIP_RC;
 	}
 	if (!inj) {
 		partb_desc(partb, sizeof(partb), "has none");
-		snprintf(why, whylen, "no fail_function target %s (the reference series' buffer allocation): %s",
+		snprintf(why, whylen,
+			 "no fail_function target %s (the reference series' buffer allocation): %s",
 			 fn, partb);
 		return KSFT_SKIP_RC;
 	}

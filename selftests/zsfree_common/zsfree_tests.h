@@ -87,7 +87,8 @@ static double zsf_check_clean(struct __test_metadata *_metadata,
 
 	ms = zsf_wait_baseline(c, ZSF_DEADLINE_MS, &s, &orphans);
 	if (orphans) {
-		TH_LOG("not a backend leak: the swap layer kept %ld slot(s) with no owner (%llu stored pages stay until swapoff)",
+		TH_LOG(
+		       "not a backend leak: the swap layer kept %ld slot(s) with no owner (%llu stored pages stay until swapoff)",
 		       orphans, (unsigned long long)(s.stored_pages));
 		zsf_figure(c, "case=orphan_slots slots=%ld", orphans);
 	}
@@ -95,7 +96,9 @@ static double zsf_check_clean(struct __test_metadata *_metadata,
 		zsf_swap_users(users, sizeof(users));
 		zsf_caps_str(c, caps, sizeof(caps));
 	}
-	EXPECT_LE(0, ms) TH_LOG("%s pool not back at baseline after %d ms: pool_bytes %llu (baseline %llu), stored_pages %llu (baseline %llu); swap slots in use %ld, SwapCached %llu kB; VmSwap: %s; Part B here: %s",
+	EXPECT_LE(0, ms)
+		TH_LOG(
+		       "%s pool not back at baseline after %d ms: pool_bytes %llu (baseline %llu), stored_pages %llu (baseline %llu); swap slots in use %ld, SwapCached %llu kB; VmSwap: %s; Part B here: %s",
 				c->name, ZSF_DEADLINE_MS,
 				(unsigned long long)s.pool_bytes,
 				(unsigned long long)c->base.pool_bytes,
@@ -112,7 +115,8 @@ static double zsf_check_clean(struct __test_metadata *_metadata,
 	       zsf_now_ns() - t0 < ZSF_DEADLINE_MS * 1000000ULL)
 		usleep(10000);
 	if (zsf_deferred(c, &d))
-		EXPECT_EQ(0, d.pending) TH_LOG("%llu deferred frees still pending %d ms after the release",
+		EXPECT_EQ(0, d.pending)
+			TH_LOG("%llu deferred frees still pending %d ms after the release",
 					       (unsigned long long)d.pending, ZSF_DEADLINE_MS);
 	n = zsf_kmsg_scan(c, splat, sizeof(splat));
 	if (n < 0)
@@ -129,11 +133,14 @@ static void zsf_prepare(struct __test_metadata *_metadata, char *p,
 
 	zsf_fill(p, bytes, seed);
 	sw = zsf_pageout(p, bytes);
-	ASSERT_TRUE(ZSF_SWAPPED_OK(sw, n)) TH_LOG("pagemap: %ld of %ld pages swapped after MADV_PAGEOUT", sw, n);
+	ASSERT_TRUE(ZSF_SWAPPED_OK(sw, n))
+		TH_LOG("pagemap: %ld of %ld pages swapped after MADV_PAGEOUT", sw, n);
 	bad = zsf_verify(p, bytes, seed, 64);
-	ASSERT_EQ(0, bad) TH_LOG("%ld of %ld sampled pages read back wrong after swap-in", bad, n / 64);
+	ASSERT_EQ(0, bad)
+		TH_LOG("%ld of %ld sampled pages read back wrong after swap-in", bad, n / 64);
 	sw = zsf_pageout(p, bytes);
-	ASSERT_TRUE(ZSF_SWAPPED_OK(sw, n)) TH_LOG("pagemap: %ld of %ld pages swapped after the second MADV_PAGEOUT", sw, n);
+	ASSERT_TRUE(ZSF_SWAPPED_OK(sw, n))
+		TH_LOG("pagemap: %ld of %ld pages swapped after the second MADV_PAGEOUT", sw, n);
 }
 
 /* ------------------------------------------------------------------ */
@@ -207,12 +214,15 @@ TEST_F_TIMEOUT(munmap, latency, 300)
 	pk = zsf_percentiles(kw, rounds);
 	ptot = zsf_percentiles(tot, rounds);
 	if (have_kw)
-		zsf_figure(&self->c, "case=munmap size_mb=%d procs=1 median_us=%llu p10_us=%llu p90_us=%llu cpu_us=%llu kworker_us=%llu cpu_total_us=%llu drain_ms=%.1f rounds=%d",
+		zsf_figure(&self->c,
+			   "case=munmap size_mb=%d procs=1 median_us=%llu p10_us=%llu p90_us=%llu cpu_us=%llu kworker_us=%llu cpu_total_us=%llu drain_ms=%.1f rounds=%d",
 			   mb, US(pt.med), US(pt.p10), US(pt.p90), US(pc.med), US(pk.med),
 			   US(ptot.med), pd.med / 1000.0, rounds);
 	else
-		zsf_figure(&self->c, "case=munmap size_mb=%d procs=1 median_us=%llu p10_us=%llu p90_us=%llu cpu_us=%llu drain_ms=%.1f rounds=%d",
-			   mb, US(pt.med), US(pt.p10), US(pt.p90), US(pc.med), pd.med / 1000.0, rounds);
+		zsf_figure(&self->c,
+			   "case=munmap size_mb=%d procs=1 median_us=%llu p10_us=%llu p90_us=%llu cpu_us=%llu drain_ms=%.1f rounds=%d",
+			   mb, US(pt.med), US(pt.p10), US(pt.p90), US(pc.med),
+			   pd.med / 1000.0, rounds);
 	free(kw);
 	free(tot);
 }
@@ -463,11 +473,14 @@ TEST_F_TIMEOUT(teardown, concurrent, 300)
 	pw = zsf_percentiles(wall, rounds);
 	pc = zsf_percentiles(cpu, rounds * procs);
 	if (variant->by_exit)
-		zsf_figure(&self->c, "case=teardown_exit size_mb=%d procs=%d median_us=%llu p10_us=%llu p90_us=%llu wall_us=%llu rounds=%d",
+		zsf_figure(&self->c,
+			   "case=teardown_exit size_mb=%d procs=%d median_us=%llu p10_us=%llu p90_us=%llu wall_us=%llu rounds=%d",
 			   mb, procs, US(pp.med), US(pp.p10), US(pp.p90), US(pw.med), rounds);
 	else
-		zsf_figure(&self->c, "case=teardown_munmap size_mb=%d procs=%d median_us=%llu p10_us=%llu p90_us=%llu wall_us=%llu cpu_us=%llu rounds=%d",
-			   mb, procs, US(pp.med), US(pp.p10), US(pp.p90), US(pw.med), US(pc.med), rounds);
+		zsf_figure(&self->c,
+			   "case=teardown_munmap size_mb=%d procs=%d median_us=%llu p10_us=%llu p90_us=%llu wall_us=%llu cpu_us=%llu rounds=%d",
+			   mb, procs, US(pp.med), US(pp.p10), US(pp.p90), US(pw.med),
+			   US(pc.med), rounds);
 }
 
 /* ------------------------------------------------------------------ */
@@ -539,7 +552,8 @@ TEST_F_TIMEOUT(return_rate, sampled, 300)
 		if (!rr.freed)	/* zswap rejecting stores (pool was full): no figure */
 			TH_LOG("round %d: the pool did not grow, nothing to return", r);
 	}
-	zsf_figure(&self->c, "case=%s size_mb=%d procs=%d wall_us=%llu freed_kb=%llu ret50_ms=%.1f ret90_ms=%.1f avail50_ms=%.1f avail90_ms=%.1f rounds=%d",
+	zsf_figure(&self->c,
+		   "case=%s size_mb=%d procs=%d wall_us=%llu freed_kb=%llu ret50_ms=%.1f ret90_ms=%.1f avail50_ms=%.1f avail90_ms=%.1f rounds=%d",
 		   variant->by_exit ? "return_exit" : "return_munmap", mb, procs,
 		   (unsigned long long)zsf_percentiles(wall, rounds).med,
 		   (unsigned long long)zsf_percentiles(freed, rounds).med,
@@ -623,7 +637,8 @@ static void zsf_burst(struct __test_metadata *_metadata, struct zsf_ctx *c,
 	n = zsf_count_swapped(p, bytes);	/* entries this munmap frees */
 	if (have)
 		ASSERT_TRUE(zsf_deferred_quiet(c, &d0, ZSF_DEADLINE_MS))
-			TH_LOG("deferred frees of the page-out never drained: pending %llu, enqueued %llu, drained %llu",
+			TH_LOG(
+			       "deferred frees of the page-out never drained: pending %llu, enqueued %llu, drained %llu",
 			       (unsigned long long)d0.pending, (unsigned long long)d0.enqueued,
 			       (unsigned long long)d0.drained);
 	/* zswap frees a pool object only for pages it stored (it rejects some) */
@@ -636,16 +651,19 @@ static void zsf_burst(struct __test_metadata *_metadata, struct zsf_ctx *c,
 	if (c->be == ZSF_ZSWAP && zs0 >= 0)
 		n = zs0 - zsf_zswap_stat("stored_pages");
 	if (!have) {
-		zsf_figure(c, "case=overflow size_mb=%d procs=1 median_us=%llu drain_ms=%.1f rounds=1",
+		zsf_figure(c,
+			   "case=overflow size_mb=%d procs=1 median_us=%llu drain_ms=%.1f rounds=1",
 			   mb, US(t), ms);
 		return;
 	}
 	/* the leak check of Part B: everything queued by the burst gets drained */
 	EXPECT_TRUE(zsf_deferred_quiet(c, &d1, ZSF_DEADLINE_MS))
-		TH_LOG("deferred frees never drained after the burst: pending %llu, enqueued %llu, drained %llu",
+		TH_LOG(
+		       "deferred frees never drained after the burst: pending %llu, enqueued %llu, drained %llu",
 		       (unsigned long long)d1.pending, (unsigned long long)d1.enqueued,
 		       (unsigned long long)d1.drained);
-	zsf_figure(c, "case=overflow size_mb=%d procs=1 median_us=%llu drain_ms=%.1f enqueued=%llu drained=%llu overflow=%llu batches=%llu pending=%llu capacity=%llu rounds=1",
+	zsf_figure(c,
+		   "case=overflow size_mb=%d procs=1 median_us=%llu drain_ms=%.1f enqueued=%llu drained=%llu overflow=%llu batches=%llu pending=%llu capacity=%llu rounds=1",
 		   mb, US(t), ms,
 		   (unsigned long long)(d1.enqueued - d0.enqueued),
 		   (unsigned long long)(d1.drained - d0.drained),
@@ -672,7 +690,8 @@ static void zsf_burst(struct __test_metadata *_metadata, struct zsf_ctx *c,
 		 * test_deferred_overflow forces the path deterministically.
 		 */
 		if (d1.overflow == d0.overflow && _metadata->exit_code == KSFT_PASS)
-			SKIP(return, "the drain worker kept up with a burst of %ld frees on one CPU (capacity %llu, enqueued %llu, drained %llu): overflow path not exercised this run",
+			SKIP(return,
+			     "the drain worker kept up with a burst of %ld frees on one CPU (capacity %llu, enqueued %llu, drained %llu): overflow path not exercised this run",
 			     n, (unsigned long long)d1.capacity,
 			     (unsigned long long)(d1.enqueued - d0.enqueued),
 			     (unsigned long long)(d1.drained - d0.drained));
@@ -776,7 +795,8 @@ FIXTURE_SETUP(race)
 
 	zsf_env_load();
 	if (why && *why)
-		SKIP(return, "races not run here (ZSGATE_SKIP_RACE=%s): see zsgate docs/known-issues.md",
+		SKIP(return,
+		     "races not run here (ZSGATE_SKIP_RACE=%s): see zsgate docs/known-issues.md",
 		     why);
 	if (variant->kind == RACE_STRESS && !zsf_have_tool("stress-ng"))
 		SKIP(return, "stress-ng not installed");
@@ -906,7 +926,8 @@ TEST_F_TIMEOUT(race, swap_free, 180)
 	if (variant->kind == RACE_WRITEBACK && wb0 >= 0)
 		EXPECT_LT(0, zsf_zswap_stat("written_back_pages") - wb0)
 			TH_LOG("zswap wrote nothing back: the writeback race did not happen");
-	zsf_figure(&self->c, "case=race_%s size_mb=%d procs=2 iterations=%d compactions=%ld secs=%d%s",
+	zsf_figure(&self->c,
+		   "case=race_%s size_mb=%d procs=2 iterations=%d compactions=%ld secs=%d%s",
 		   variant->kind == RACE_COMPACT ? "compaction" :
 		   variant->kind == RACE_STRESS ? "stress_ng" :
 		   variant->kind == RACE_FIO ? "fio_discard" : "writeback",
