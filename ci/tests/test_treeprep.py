@@ -5,7 +5,7 @@ import tempfile
 import unittest
 
 from zsgate.series import read_series
-from zsgate.treeprep import TreeError, caps_header, detect_caps, prepare
+from zsgate.treeprep import KCONFIG_GLUE, TreeError, caps_header, detect_caps, glue_kconfig, prepare
 from tests import fakesrc
 
 
@@ -118,6 +118,29 @@ class DetectCapsTest(unittest.TestCase):
                 " unsigned int obj_idx,\n\t\t\t\t     unsigned int class_idx)\n")
         self.assertFalse(self.caps("", pre)["caps"]["ZSMALLOC_KUNIT_HAVE_PART_A"])
         self.assertTrue(self.caps("", post)["caps"]["ZSMALLOC_KUNIT_HAVE_PART_A"])
+
+
+class GlueKconfigTest(unittest.TestCase):
+    MENU = ('config ZSMALLOC\n\ttristate\n\nmenu "Zsmalloc allocator options"\n\tdepends on ZSMALLOC\n\n'
+            'config ZSMALLOC_STAT\n\tbool "stats"\n\nendmenu\n\nmenu "Slab allocator options"\n\nendmenu\n')
+
+    def test_option_goes_last_in_the_zsmalloc_menu(self):
+        out = glue_kconfig(self.MENU)
+        self.assertEqual(out.count("config ZSMALLOC_KUNIT_TEST"), 1)
+        menu = out[out.index('menu "Zsmalloc'):out.index("endmenu")]
+        self.assertIn("config ZSMALLOC_KUNIT_TEST", menu)
+        self.assertLess(out.index("config ZSMALLOC_STAT"), out.index("config ZSMALLOC_KUNIT_TEST"))
+        self.assertIn("\t  If unsure, say N.\n\nendmenu\n\nmenu \"Slab", out)
+        self.assertEqual(out.replace(KCONFIG_GLUE.lstrip("\n") + "\n", ""), self.MENU)
+
+    def test_without_the_menu_the_option_is_appended(self):
+        text = "config ZSMALLOC\n\ttristate\n"
+        self.assertEqual(glue_kconfig(text), text + KCONFIG_GLUE)
+
+    def test_help_is_long_enough_for_checkpatch(self):
+        # checkpatch --strict wants at least 4 lines of help for a new option
+        help_lines = KCONFIG_GLUE.split("\thelp\n", 1)[1].strip("\n").split("\n")
+        self.assertGreaterEqual(len([ln for ln in help_lines if ln.strip()]), 4)
 
 
 if __name__ == "__main__":
