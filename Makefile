@@ -11,7 +11,7 @@ OUT          ?= $(CURDIR)/out
 DEBUG        ?=
 export KDIR BASE SERIES ARCHS JOBS ZSGATE_CACHE OUT DEBUG
 
-.PHONY: help gate check kunit test-tools selftests kselftest-tar report deps doctor source clean distclean
+.PHONY: help gate check kunit test-tools selftests kselftest-tar export report deps doctor source clean distclean
 
 help:
 	@echo 'zsgate targets:'
@@ -23,6 +23,9 @@ help:
 	@echo '  test-tools     unit tests of the ci/ tooling (seconds, no kernel build)'
 	@echo '  selftests      zram_free/zswap_free kselftests on the running kernel (root)'
 	@echo '  kselftest-tar  a run_kselftest.sh tarball with both collections, into OUT'
+	@echo '  export         the tests as a git format-patch series for the kernel (KDIR or linux-source-7.3):'
+	@echo '                 KUnit suite + glue + kunitconfig, the two kselftest collections; checkpatch'
+	@echo '                 --strict; OUT/export/ (SERIES=<dir|mbox> puts that revision first; SIGNOFF=)'
 	@echo '  mutants        gate each known-bad revision in series/mutants/, fail if one survives (ONLY=name)'
 	@echo '  examples       gate each example in series/examples/: good ones must PASS, bad twins FAIL by'
 	@echo '                 their catch: test (ONLY=name,name; AB=1 adds the A/B); OUT/examples-<id>/'
@@ -56,6 +59,10 @@ selftests:
 
 kselftest-tar:
 	OUT=$(OUT) ci/kselftest-tar
+
+export:
+	ci/export --out $(OUT)/export $(if $(filter-out none,$(SERIES)),--series $(SERIES)) \
+		$(if $(SIGNOFF),--signoff "$(SIGNOFF)")
 
 report:
 	ci/summary $(OUT)/latest; ci/report $(OUT)/latest
