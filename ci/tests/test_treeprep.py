@@ -5,7 +5,8 @@ import tempfile
 import unittest
 
 from zsgate.series import read_series
-from zsgate.treeprep import KCONFIG_GLUE, TreeError, caps_header, detect_caps, glue_kconfig, prepare
+from zsgate.treeprep import (KCONFIG_GLUE, TreeError, caps_header, detect_caps, glue_kconfig, glue_zsmalloc,
+                             prepare)
 from tests import fakesrc
 
 
@@ -136,6 +137,13 @@ class GlueKconfigTest(unittest.TestCase):
     def test_without_the_menu_the_option_is_appended(self):
         text = "config ZSMALLOC\n\ttristate\n"
         self.assertEqual(glue_kconfig(text), text + KCONFIG_GLUE)
+
+    def test_a_tree_that_carries_the_suite_is_left_as_it_is(self):
+        once = glue_kconfig(self.MENU)
+        self.assertEqual(glue_kconfig(once), once)
+        src = glue_zsmalloc("/* zsmalloc */\n")
+        self.assertEqual(glue_zsmalloc(src), src)
+        self.assertEqual(src.count("tests/zsmalloc_kunit.c"), 1)
 
     def test_help_is_long_enough_for_checkpatch(self):
         # checkpatch --strict wants at least 4 lines of help for a new option

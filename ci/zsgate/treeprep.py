@@ -51,7 +51,10 @@ _ZSMALLOC_MENU = re.compile(r'^menu "Zsmalloc allocator options"\n(?:(?!menu\b|e
 
 
 def glue_kconfig(text: str) -> str:
-    """mm/Kconfig with the ZSMALLOC_KUNIT_TEST option."""
+    """mm/Kconfig with the ZSMALLOC_KUNIT_TEST option (unchanged when a tree that carries
+    the suite, e.g. a branch of make export, has it already)."""
+    if re.search(r"^config ZSMALLOC_KUNIT_TEST$", text, re.M):
+        return text
     m = _ZSMALLOC_MENU.search(text)
     if not m:
         return text + KCONFIG_GLUE
@@ -59,7 +62,9 @@ def glue_kconfig(text: str) -> str:
 
 
 def glue_zsmalloc(text: str) -> str:
-    """mm/zsmalloc.c with the suite included at its end."""
+    """mm/zsmalloc.c with the suite included at its end (unless it is already)."""
+    if '#include "tests/zsmalloc_kunit.c"' in text:
+        return text
     return text + ZSMALLOC_GLUE
 
 
