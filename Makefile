@@ -25,7 +25,8 @@ help:
 	@echo '  kselftest-tar  a run_kselftest.sh tarball with both collections, into OUT'
 	@echo '  export         the tests as a git format-patch series for the kernel (KDIR or linux-source-7.3):'
 	@echo '                 KUnit suite + glue + kunitconfig, the two kselftest collections; checkpatch'
-	@echo '                 --strict; OUT/export/ (SERIES=<dir|mbox> puts that revision first; SIGNOFF=)'
+	@echo '                 --strict; OUT/export/ (SERIES=<dir|mbox> puts that revision first; SIGNOFF=;'
+	@echo '                 KERNELCI=1 adds a CI-branch-only patch for KernelCI'"'"'s kunit jobs)'
 	@echo '  mutants        gate each known-bad revision in series/mutants/, fail if one survives (ONLY=name)'
 	@echo '  examples       gate each example in series/examples/: good ones must PASS, bad twins FAIL by'
 	@echo '                 their catch: test (ONLY=name,name; AB=1 adds the A/B); OUT/examples-<id>/'
@@ -62,7 +63,7 @@ kselftest-tar:
 
 export:
 	ci/export --out $(OUT)/export $(if $(filter-out none,$(SERIES)),--series $(SERIES)) \
-		$(if $(SIGNOFF),--signoff "$(SIGNOFF)")
+		$(if $(SIGNOFF),--signoff "$(SIGNOFF)") $(if $(KERNELCI),--kernelci)
 
 report:
 	ci/summary $(OUT)/latest; ci/report $(OUT)/latest

@@ -211,6 +211,22 @@ class ExportTest(unittest.TestCase):
         with self.assertRaisesRegex(ExportError, "no scripts/checkpatch.pl"):
             self.run_export(run_checkpatch=True)
 
+    def test_kernelci_adds_a_last_ci_only_patch_to_default_config(self):
+        self.write(self.src, {"tools/testing/kunit/configs/default.config":
+                              "CONFIG_KUNIT=y\nCONFIG_KUNIT_ALL_TESTS=y\n"})
+        res = self.run_export(kernelci=True)
+        self.assertEqual(len(res["patches"]), 4)
+        last = res["patches"][-1]
+        self.assertTrue(last["ci_only"])
+        self.assertEqual(last["files"], ["tools/testing/kunit/configs/default.config"])
+        self.assertIn("Not for upstream", self.patch_text(res, 3))
+        tree = self.tree_copy()
+        for p in res["patches"]:
+            subprocess.run(["git", "apply", os.path.join(self.out, p["file"])], cwd=tree, check=True)
+        self.assertEqual(fakesrc.read(tree, "tools/testing/kunit/configs/default.config"),
+                         "CONFIG_KUNIT=y\nCONFIG_KUNIT_ALL_TESTS=y\nCONFIG_ZSMALLOC_KUNIT_TEST=y\n")
+        self.assertNotIn("ci_only", self.run_export()["patches"][-1])
+
     def test_kunitconfigs_must_agree(self):
         self.write(self.tmp.name, {"x86.kunitconfig": "CONFIG_KUNIT=y\n"})
         with self.assertRaisesRegex(ExportError, "set different options"):

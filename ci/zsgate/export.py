@@ -312,6 +312,34 @@ def selftest_change(mini: str, selftests_dir: str, name: str, subject: str, body
     return Change(subject, body, files), missing
 
 
+KUNIT_DEFAULT_CONFIG = "tools/testing/kunit/configs/default.config"
+KERNELCI_BODY = """
+Not for upstream: a commit for a CI branch that carries this series.
+
+KernelCI's kunit jobs run kunit.py config/build/exec with no
+--kunitconfig, so they build tools/testing/kunit/configs/default.config.
+That config has KUNIT_ALL_TESTS=y but nothing that selects ZSMALLOC, so
+ZSMALLOC_KUNIT_TEST stays off there. Add the options of
+mm/tests/zsmalloc.kunitconfig that it lacks (not SMP and NR_CPUS, which
+would change every default run), so that those jobs run the zsmalloc
+suite besides the default tests.
+"""
+
+
+def kernelci_change(mini: str, configs: List[str]) -> Change:
+    """The CI-branch-only commit: default.config gets what the suite needs."""
+    text = _read(mini, KUNIT_DEFAULT_CONFIG)
+    have = {ln.strip() for ln in text.splitlines()}
+    want = [o for o in kunitconfig(configs).splitlines()
+            if o.startswith("CONFIG_") and not o.startswith(("CONFIG_SMP=", "CONFIG_NR_CPUS=", "CONFIG_KUNIT="))]
+    add = [o for o in want if o not in have]
+    if not text.endswith("\n"):
+        text += "\n"
+    text += "".join(o + "\n" for o in add)
+    return Change("kunit: configs: enable the zsmalloc tests in default.config", KERNELCI_BODY,
+                  {KUNIT_DEFAULT_CONFIG: text})
+
+
 # ------------------------------------------------------------------ git plumbing
 
 def _read(root: str, path: str) -> str:
@@ -441,7 +469,7 @@ put it back when they end. ZSGATE_QUICK=1 runs small sizes.
 def export(ksrc: str, out: str, kunit_dir: str, selftests_dir: str, configs: List[str],
            source_desc: str, series: Optional[Series] = None, ident: Optional[str] = None,
            ident_from: str = "given", when: Optional[int] = None, subject_prefix: str = "PATCH",
-           base_commit: Optional[str] = None, run_checkpatch: bool = True,
+           base_commit: Optional[str] = None, run_checkpatch: bool = True, kernelci: bool = False,
            log: Callable[[str], None] = lambda s: None) -> Dict:
     """Write the series into `out` (emptied first). Returns what export.json holds."""
     when = int(when if when is not None else os.environ.get("SOURCE_DATE_EPOCH") or time.time())
@@ -450,7 +478,8 @@ def export(ksrc: str, out: str, kunit_dir: str, selftests_dir: str, configs: Lis
     if run_checkpatch and not os.path.isfile(os.path.join(ksrc, "scripts/checkpatch.pl")):
         raise ExportError(f"{ksrc} has no scripts/checkpatch.pl (--no-checkpatch to skip the check)")
     with tempfile.TemporaryDirectory(prefix="zsgate-export-") as repo:
-        seed = list(BASE_FILES) + sorted({path for _, path, _, _ in CAPS})
+        seed = list(BASE_FILES) + sorted({path for _, path, _, _ in CAPS}) + \
+            ([KUNIT_DEFAULT_CONFIG] if kernelci else [])
         for p in (series.patches if series else []):
             seed += [f for f in touched_files(p.text) if f not in seed]
         for f in seed:
@@ -481,6 +510,8 @@ def export(ksrc: str, out: str, kunit_dir: str, selftests_dir: str, configs: Lis
                                   ZSWAP_BODY, False, "zswap")
         _commit(repo, w, ident, env)
         missing += miss
+        if kernelci:
+            _commit(repo, kernelci_change(repo, configs), ident, env)
 
         shutil.rmtree(out, ignore_errors=True)
         os.makedirs(out)
@@ -507,6 +538,8 @@ def export(ksrc: str, out: str, kunit_dir: str, selftests_dir: str, configs: Lis
             log(f"checkpatch --strict {p['file']}: {_cp_str(p['checkpatch'])}")
         else:
             p["checkpatch"] = None
+    if kernelci:
+        patches[-1]["ci_only"] = True
     ours = [p for p in patches if p["ours"]]
     clean = run_checkpatch and all(p["checkpatch"]["errors"] == 0 and p["checkpatch"]["warnings"] == 0
                                    for p in ours)
@@ -518,6 +551,10 @@ def export(ksrc: str, out: str, kunit_dir: str, selftests_dir: str, configs: Lis
         base_desc += (f" with the {len(applied)} patches of the revision under test first"
                       f" ({', '.join(a['name'] for a in applied)})")
     base_desc += "."
+    if kernelci:
+        base_desc += (f" The last patch ({len(patches)}/{len(patches)}) is for a CI branch only, not for "
+                      "posting: it makes KernelCI's kunit jobs, which run kunit.py with the default "
+                      "kunitconfig, build and run the suite.")
     have, lack = caps["have"], caps["lack"]
     caps_desc = (f"The KUnit suite's capability header for this tree has: {', '.join(have) or 'nothing'}; "
                  f"the cases that need {', '.join(lack)} SKIP naming it." if lack else
