@@ -84,6 +84,17 @@ class FarmTest(unittest.TestCase):
             ktap = f.read()
         self.assertNotIn("zram: Added device", ktap)   # kernel lines are not KTAP
 
+    def test_one_job_per_collection_makes_one_run(self):
+        a = self.write("a.log", ksft_log([("zram_free", ["munmap.mb64.latency"])]))
+        b = self.write("b.log", ksft_log([("zswap_free", ["integrity.reuse_after_free"])]))
+        out = os.path.join(self.d, "run")
+        os.makedirs(out)
+        meta = farm.vm_files(out, "vm-x86_64-base", farm.parse_spec(f"vm:x86_64:base={a},{b}"), {})
+        self.assertEqual((meta["status"], meta["cases"]), ("complete", ["zram_free", "zswap_free"]))
+        cut = self.write("c.log", ksft_log([("zswap_free", ["x"])], cut=True))
+        meta = farm.vm_files(out, "vm-x86_64-x", farm.parse_spec(f"vm:x86_64:x={a},{cut}"), {})
+        self.assertEqual(meta["status"], "incomplete")
+
     def test_a_cut_console_is_incomplete_and_says_so(self):
         log = self.write("cut.log", ksft_log([("zram_free", ["a"]), ("zswap_free", ["b"])], cut=True))
         out = os.path.join(self.d, "run")

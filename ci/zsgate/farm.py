@@ -85,10 +85,20 @@ def console_ktap(lines: List[str]) -> Tuple[List[str], bool]:
 
 
 def vm_files(out: str, name: str, spec: Spec, env: Dict[str, str]) -> Dict:
-    """The files ci/vm writes for one boot, from a farm console; its vm.json."""
-    console = _lines(spec.path)
-    shutil.copyfile(spec.path, os.path.join(out, name + ".log"))
-    ktap, complete = console_ktap(console)
+    """The files ci/vm writes for one boot, from a farm console; its vm.json. spec.path may
+    name several consoles, comma-separated (one job per collection of the same kernel):
+    their runner outputs are taken in that order, complete when each is."""
+    paths = spec.path.split(",")
+    console, ktap, complete = [], [], True
+    for p in paths:
+        lines = _lines(p)
+        k, c = console_ktap(lines)
+        console += lines
+        ktap += k
+        complete = complete and c
+    complete = complete and bool(ktap)
+    with open(os.path.join(out, name + ".log"), "w", encoding="utf-8") as f:
+        f.write("\n".join(console) + "\n")
     cols = vm.parse_results(ktap)
     figures = vm.parse_figures(ktap)
     splats = find_splats(console)
@@ -109,8 +119,8 @@ def vm_files(out: str, name: str, spec: Spec, env: Dict[str, str]) -> Dict:
             counts[{"PASS": "pass", "SKIP": "skip"}.get(k["status"], "fail")] += 1
         if c["status"] in ("FAIL", "MISSING") and not any(k["status"] == "FAIL" for k in c["cases"]):
             counts["fail"] += 1
-    meta = {"name": name, "arch": spec.arch, "tree": None, "kernel": f"farm job ({os.path.abspath(spec.path)})",
-            "source": os.path.abspath(spec.path), "env": env, "cases": [c["name"] for c in cols],
+    meta = {"name": name, "arch": spec.arch, "tree": None, "kernel": "farm job",
+            "source": [os.path.abspath(p) for p in paths], "env": env, "cases": [c["name"] for c in cols],
             "seconds": None, "status": "complete" if complete else "incomplete", "counts": counts,
             "problems": problems, "splats": splats, "figures": len(figures)}
     with open(os.path.join(out, name + ".vm.json"), "w", encoding="utf-8") as f:
@@ -171,7 +181,7 @@ def collect(out: str, specs: List[Spec], kernel: Dict, series: Optional[Dict] = 
         else:
             vm_files(os.path.join(out, "ab"), s.name, s, dict(ab_env or {}))
     meta = {"kernel": kernel, "series": series, "runs": runs, "farm": {
-        "inputs": {s.name: os.path.abspath(s.path) for s in specs}}}
+        "inputs": {s.name: [os.path.abspath(p) for p in s.path.split(",")] for s in specs}}}
     with open(os.path.join(out, "meta.json"), "w", encoding="utf-8") as f:
         json.dump(meta, f, indent=1)
     return meta
