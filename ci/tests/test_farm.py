@@ -107,6 +107,18 @@ class FarmTest(unittest.TestCase):
         self.assertEqual(meta["status"], "incomplete")
         self.assertIn("no 'TAP version' line", meta["problems"][0])
 
+    def test_a_clobbered_log_is_not_a_pass(self):
+        # what run_kselftest.sh >file leaves (seen here): the runner's lines at the start,
+        # the tests' output overwritten by them
+        log = self.write("clob.log", "TAP version 13\n1..1\n# selftests: zram_free: zram_free\n"
+                                     "ok 1 selftests: zram_free: zram_free\nsfree_common/zsfree_tests.h:90:x\n"
+                                     "# #            OK  munmap.mb64.latency\n")
+        out = os.path.join(self.d, "run")
+        os.makedirs(out)
+        meta = farm.vm_files(out, "vm-x86_64-base", farm.parse_spec(f"vm:x86_64:base={log}"), {})
+        self.assertEqual(meta["status"], "incomplete")
+        self.assertIn("no case under it", meta["problems"][0])
+
     def test_a_ci_vm_console_gives_what_ci_vm_wrote(self):
         out = os.path.join(self.d, "run")
         os.makedirs(out)
@@ -200,3 +212,5 @@ class FarmDocsTest(unittest.TestCase):
             text = f.read()
         self.assertIn(f"echo {farm.vm.BEGIN}; cat /tmp/zsgate.log; echo {farm.vm.END}", text)
         self.assertIn("- export ZSGATE_COLLECTION=zram_free", text)
+        # through a pipe, never '>' (kselftest/runner.sh appends to /dev/stdout)
+        self.assertIn("./run_kselftest.sh -c $ZSGATE_COLLECTION 2>&1 | cat >/tmp/zsgate.log", text)

@@ -107,6 +107,13 @@ def vm_files(out: str, name: str, spec: Spec, env: Dict[str, str]) -> Dict:
         problems.append("no 'TAP version' line: run_kselftest.sh did not run or its output is not in this log")
     elif not complete:
         problems.append("a collection has no result line: the job ended (hang, crash, timeout) before it finished")
+    for c in cols:
+        if not c["cases"] and c["status"] == "PASS":
+            # kselftest/runner.sh appends to /dev/stdout: over a plain '>' file its own lines
+            # overwrite the tests' output, leaving result lines with nothing under them
+            problems.append(f"{c['name']}: a result line with no case under it (was the log written "
+                            "with '>' instead of through a pipe?)")
+            complete = False
     with open(os.path.join(out, name + ".ktap"), "w", encoding="utf-8") as f:
         f.write("\n".join(vm.ktap_v1(ktap)) + "\n")
     with open(os.path.join(out, name + ".json"), "w", encoding="utf-8") as f:
