@@ -107,6 +107,21 @@ class FarmTest(unittest.TestCase):
         self.assertEqual(meta["status"], "incomplete")
         self.assertIn("no 'TAP version' line", meta["problems"][0])
 
+    def test_splats_count_from_the_run_on(self):
+        boot = "[    0.250325] Speculative Return Stack Overflow: WARNING: See https://kernel.org/doc/html/srso.html\n"
+        oops = "[   42.000000] BUG: unable to handle page fault for address: 0000000000001234\n"
+        ok = self.write("boot.log", boot + ksft_log([("zram_free", ["a"])]))
+        bad = self.write("bad.log", ksft_log([("zram_free", ["a"])]).replace("# ok 1 a", oops + "# ok 1 a"))
+        out = os.path.join(self.d, "run")
+        os.makedirs(out)
+        self.assertEqual(farm.vm_files(out, "vm-x86_64-a", farm.parse_spec(f"vm:x86_64:a={ok}"), {})["splats"], [])
+        self.assertEqual(farm.vm_files(out, "vm-x86_64-b", farm.parse_spec(f"vm:x86_64:b={bad}"), {})["splats"],
+                         [oops.strip()])
+        with open(os.path.join(out, "vm-x86_64-a.log"), encoding="utf-8") as f:
+            self.assertNotIn("Speculative", f.read())    # what ci/summary scans
+        with open(os.path.join(out, "vm-x86_64-a.console.log"), encoding="utf-8") as f:
+            self.assertIn("Speculative", f.read())
+
     def test_a_clobbered_log_is_not_a_pass(self):
         # what run_kselftest.sh >file leaves (seen here): the runner's lines at the start,
         # the tests' output overwritten by them

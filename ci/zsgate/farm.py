@@ -8,8 +8,9 @@ rounds (one console per boot). collect() turns those files into what ci/gate wou
 written, so ci/ab --reanalyze, ci/summary and ci/kcidb work on it unchanged:
   meta.json                        kernel (the branch checkout), series, the runs
   kunit-<arch>-<rev>.{json,log,ktap}
-  vm-<arch>-<rev>.{log,ktap,json,figures.json,vm.json}
-  ab/ab-<arch>-<rev>-r<i>.{log,ktap,json,figures.json,vm.json}
+  vm-<arch>-<rev>.{log,console.log,ktap,json,figures.json,vm.json}   (.log: from the tests'
+                                   start on, what the splat checks read; .console.log: all)
+  ab/ab-<arch>-<rev>-r<i>.{log,console.log,ktap,json,figures.json,vm.json}
 Nothing is invented: a console without a complete run_kselftest.sh block gives an
 "incomplete" run with the problem named (ci/summary fails it), a KUnit console gives what
 kunit.py's own parser finds in it.
@@ -84,24 +85,39 @@ def console_ktap(lines: List[str]) -> Tuple[List[str], bool]:
     return ktap, complete
 
 
+def run_part(lines: List[str]) -> List[str]:
+    """The console from where the tests start (the runner's command, its 'TAP version' line
+    or ci/vm's start line), for the splat check: a boot message such as the SRSO
+    mitigation notice ('... WARNING: See ...') is not the tests' business."""
+    for i, ln in enumerate(lines):
+        if "run_kselftest.sh" in ln or TAP_START.match(ln.strip()) or ln.startswith(vm.START) or \
+                ln.strip() == vm.BEGIN:
+            return lines[i:]
+    return lines
+
+
 def vm_files(out: str, name: str, spec: Spec, env: Dict[str, str]) -> Dict:
     """The files ci/vm writes for one boot, from a farm console; its vm.json. spec.path may
     name several consoles, comma-separated (one job per collection of the same kernel):
     their runner outputs are taken in that order, complete when each is."""
     paths = spec.path.split(",")
-    console, ktap, complete = [], [], True
+    console, run, ktap, complete = [], [], [], True
     for p in paths:
         lines = _lines(p)
         k, c = console_ktap(lines)
         console += lines
+        run += run_part(lines)
         ktap += k
         complete = complete and c
     complete = complete and bool(ktap)
-    with open(os.path.join(out, name + ".log"), "w", encoding="utf-8") as f:
-        f.write("\n".join(console) + "\n")
+    splats = find_splats(run)
+    # NAME.log is what ci/summary and ci/kcidb scan for splats: the consoles from the start
+    # of the tests on; NAME.console.log the consoles as the farm returned them
+    for suffix, text in ((".log", run), (".console.log", console)):
+        with open(os.path.join(out, name + suffix), "w", encoding="utf-8") as f:
+            f.write("\n".join(text) + "\n")
     cols = vm.parse_results(ktap)
     figures = vm.parse_figures(ktap)
-    splats = find_splats(console)
     problems = []
     if not ktap:
         problems.append("no 'TAP version' line: run_kselftest.sh did not run or its output is not in this log")
