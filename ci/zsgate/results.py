@@ -11,6 +11,7 @@ SPLAT = re.compile(
     r"possible circular locking dependency|possible recursive locking|"
     r"inconsistent lock state|suspicious RCU usage|"
     r"INFO: task .* blocked for more than|general protection fault|"
+    r"rcu: INFO: .*(detected stalls|self-detected stall)|"
     r"Kernel panic|Oops: |Unable to handle kernel|zsmalloc: .*(leak|not empty))")
 
 
