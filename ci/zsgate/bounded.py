@@ -2,7 +2,7 @@
 """Bounded failure: an oops or a stall ends the kernel at once, each run has a timeout
 sized to its work, and a run that crashed or timed out is named by the case it was in.
 
-Used by ci/kunit, ci/vm, ci/ab and ci/summary (docs/results.md, "Crashed and timed out").
+Used by ci/kunit, ci/vm, ci/ab and ci/summary (docs/results.md, "Crashed and timed-out runs").
 
 Kernel side (kernel_args()): oops=panic and panic=-1 end the kernel at the first oops
 (x86_64: panic=-1 reboots at once and QEMU runs with -no-reboot, so QEMU exits; UML: its
