@@ -160,6 +160,39 @@ class KernelArgsTest(unittest.TestCase):
         self.assertFalse(bounded.enabled({"ZSGATE_BOUNDED": "0"}))
 
 
+class SummaryVmCrashTest(unittest.TestCase):
+    def test_vm_crash_is_one_problem_named_by_its_test(self):
+        from zsgate import vm
+        with tempfile.TemporaryDirectory() as d:
+            write(os.path.join(d, "meta.json"), json.dumps({
+                "kernel": {"version": "7.3.0-rc7", "part_a": True, "package": "p", "path": "/k"},
+                "series": {"kind": "quilt", "id": "s", "path": "/s"},
+                "runs": [{"name": f"vm-x86_64-{rev}", "arch": "x86_64", "revision": rev, "kind": "vm"}
+                         for rev in ("base", "patched")]}))
+            for rev, console in (("base", None), ("patched", "vm-x86_64-oops.log")):
+                log = lines(console) if console else OK_CONSOLE.splitlines(True)
+                ktap, complete = vm.guest_ktap(log)
+                crash = bounded.classify(log, kind="vm", complete=complete, timed_out=False)
+                problems = [crash["text"]] if crash else []
+                write(os.path.join(d, f"vm-x86_64-{rev}.log"), "".join(log))
+                write(os.path.join(d, f"vm-x86_64-{rev}.json"),
+                      json.dumps(vm.kunit_like_json("x", vm.parse_results(ktap), problems)))
+                write(os.path.join(d, f"vm-x86_64-{rev}.vm.json"), json.dumps({
+                    "status": "complete" if complete else "incomplete", "problems": problems,
+                    "splats": [], "crash": crash}))
+            r = subprocess.run([sys.executable, os.path.join(CI, "summary"), d], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 1, r.stdout)
+            text = ("crashed in zswap_free.race.writeback.invalidate: "
+                    "BUG: unable to handle page fault for address: ffff888100000000")
+            self.assertIn(f"verdict: FAIL - vm-x86_64-patched {text}", r.stdout)
+            s = load(os.path.join(d, "summary.json"))
+            self.assertIn(f"vm-x86_64-patched: {text}", s["problems"])
+            self.assertFalse([p for p in s["problems"] if "the VM run is" in p], s["problems"])
+            runs = {x["name"]: x for x in s["runs"]}
+            self.assertIn("zswap_free.race.writeback.invalidate", runs["vm-x86_64-patched"]["failed_cases"])
+            self.assertNotIn("crash", runs["vm-x86_64-base"])
+
+
 # kunit.py stand-in: records its arguments, "builds", and boots into FAKE_CONSOLE (the
 # JSON kunit.py makes of it: FAKE_JSON), printing kunit.py's timeout line if FAKE_TIMEOUT
 RECORDING_KUNIT = r'''#!/usr/bin/env python3
@@ -361,8 +394,13 @@ class AbSkipsCrashedKernelTest(unittest.TestCase):
         summ = load(os.path.join(self.run_dir, "summary.json"))
         self.assertIn("kunit-x86_64-patched: crashed in test_deferred_enqueue_vs_drain: "
                       "BUG: kernel NULL pointer dereference, address: 0000000000000008", summ["problems"])
-        self.assertFalse([p for p in summ["problems"] if "zsmalloc." in p or "failed that pass" in p],
-                         summ["problems"])
+        # the case it crashed in counts as failed, by name (not kunit.py's unnamed "zsmalloc.")
+        self.assertIn("kunit-x86_64-patched: 1 failed that pass on base: zsmalloc.test_deferred_enqueue_vs_drain",
+                      summ["problems"])
+        runs = {x["name"]: x for x in summ["runs"]}
+        self.assertEqual(runs["kunit-x86_64-patched"]["failed_cases"],
+                         ["zsmalloc.test_free_migrate_race", "zsmalloc.test_deferred_enqueue_vs_drain"])
+        self.assertEqual(runs["kunit-x86_64-patched"]["crash"]["how"], "crashed")
         self.assertTrue(any(p.startswith("A/B not run: patched: kunit-x86_64-patched crashed")
                             for p in summ["problems"]), summ["problems"])
 
