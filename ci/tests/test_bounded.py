@@ -94,6 +94,15 @@ class ClassifyTest(unittest.TestCase):
         self.assertEqual(c["text"], "crashed in test_deferred_enqueue_vs_drain: "
                                     "BUG: kernel NULL pointer dereference, address: 0000000000000000")
 
+    def test_real_console_of_a_uml_panic(self):
+        """UML, series/deferred-free + deferred-drain-frees-twice (2026-12-02): the drain
+        worker segfaults while test_free_migrate_race defer-frees; UML's panic ends it."""
+        with tempfile.TemporaryDirectory() as d:
+            for ext in ("log", "json"):
+                write(os.path.join(d, "k." + ext), read(os.path.join(DATA, "kunit-um-mutant." + ext)))
+            c = bounded.kunit_crash(d, "k")
+        self.assertEqual(c["text"], "crashed in test_free_migrate_race: Kernel panic - not syncing: Segfault with no mm")
+
     def test_consoles_of_the_kcidb_fixture(self):
         """Real consoles (ci/tests/data/kcidb-run): an old suite without start lines, named
         by the case's own diagnostics; a VM that hung after a test had ended."""
