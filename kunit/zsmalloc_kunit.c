@@ -99,6 +99,7 @@ static struct kunit_case zsmalloc_test_cases[] = {
 	KUNIT_CASE(test_contract_deferred_destroy_pending),
 	KUNIT_CASE(test_contract_deferred_all_cpus),
 	KUNIT_CASE(test_contract_deferred_burst),
+	KUNIT_CASE_SLOW(test_contract_deferred_race),
 	/* Part B, the callback-ops shape */
 	KUNIT_CASE(test_contract_ops_drained_once),
 	KUNIT_CASE(test_contract_ops_destroy_pending),
