@@ -2,12 +2,13 @@
 """ci/zsgate/results.py and ci/summary: counts, splats and the verdict."""
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
 import unittest
 
-from zsgate.results import count_kunit_json, find_splats, skip_reasons
+from zsgate.results import KCSAN_OURS, count_kunit_json, find_splats, kcsan_reports, skip_reasons
 
 CI = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -48,6 +49,50 @@ class CountTest(unittest.TestCase):
         log = ["[    1.0] ok", "[    2.0] WARNING: CPU: 1 PID: 5 at mm/zsmalloc.c:100 zs_free+0x1",
                "[    3.0] BUG: KASAN: use-after-free in zs_free", "# ok 1 - no warning here"]
         self.assertEqual(len(find_splats(log)), 2)
+
+    def test_kcsan_reports_ours_and_other(self):
+        log = ["[    4.1] BUG: KCSAN: data-race in zs_deferred_drain_full / zs_free_deferred",
+               "[    4.2] read to 0xffff888003 of 4 bytes by task 80 on cpu 1:",
+               "[    5.0] BUG: KCSAN: data-race in tick_nohz_idle_stop_tick / tick_sched_timer",
+               "[    6.0] BUG: KCSAN: data-race in zs_deferred_drain_full / zs_free_deferred",
+               "[    0.5] kcsan: enabled early"]
+        k = kcsan_reports(log)
+        self.assertEqual((k["reports"], k["ours_reports"]), (3, 2))
+        self.assertEqual(k["ours"], ["BUG: KCSAN: data-race in zs_deferred_drain_full / zs_free_deferred"])
+        self.assertEqual(k["other"], ["BUG: KCSAN: data-race in tick_nohz_idle_stop_tick / tick_sched_timer"])
+        self.assertEqual(kcsan_reports(log, count_all=True)["ours_reports"], 3)
+        # a KCSAN run's splats leave the reports to kcsan_reports(); other splats stay
+        self.assertEqual(find_splats(log + ["[ 7.0] WARNING: CPU: 0 PID: 1 at x"], kcsan=True),
+                         ["[ 7.0] WARNING: CPU: 0 PID: 1 at x"])
+        self.assertEqual(len(find_splats(log)), 3)
+
+    def test_ci_kunit_greps_the_same_kcsan_pattern(self):
+        """ci/kunit --kcsan (bash) and ci/summary (python) must call the same reports ours."""
+        with open(os.path.join(CI, "kunit"), encoding="utf-8") as f:
+            src = f.read()
+        m = re.search(r"^\s*zs_re='(.*)'$", src, re.M)
+        self.assertIsNotNone(m, "ci/kunit has no zs_re='...' line")
+        self.assertEqual(m.group(1), KCSAN_OURS.pattern)
+
+
+class MetaTest(unittest.TestCase):
+    def test_runs_steps_notes(self):
+        meta = os.path.join(CI, "meta")
+        with tempfile.TemporaryDirectory() as d:
+            for args in (["init", "7.3.0", "true", "p", "/k", "quilt", "id", "/s"],
+                         ["add-run", "kunit-x86_64-patched-kcsan", "x86_64", "patched", "kunit", "kcsan"],
+                         ["add-run", "vm-um-base", "um", "base", "vm"],
+                         ["add-step", "source", "100.25", "103,75"],
+                         ["add-step", "kunit-x86_64-patched-kcsan", "103.75", "200", "1"],
+                         ["note", "kcsan", "not run: KCSAN=0"]):
+                r = subprocess.run([sys.executable, meta, d] + args, capture_output=True, text=True)
+                self.assertEqual(r.returncode, 0, r.stderr)
+            m = load(os.path.join(d, "meta.json"))
+            self.assertEqual([r.get("config") for r in m["runs"]], ["kcsan", None])
+            self.assertEqual(m["steps"], [{"name": "source", "start": 100.25, "seconds": 3.5},
+                                          {"name": "kunit-x86_64-patched-kcsan", "start": 103.75,
+                                           "seconds": 96.2, "exit": 1}])
+            self.assertEqual(m["notes"], {"kcsan": "not run: KCSAN=0"})
 
 
 class SummaryTest(unittest.TestCase):
@@ -123,6 +168,70 @@ class SummaryTest(unittest.TestCase):
             r, s = self.rule_run(d, never, never)
             self.assertEqual(r.returncode, 1, r.stdout)
             self.assertEqual(sum("the VM run is incomplete" in p for p in s["problems"]), 2)
+
+    def kcsan_run(self, d, console, cases=(("test_contract_deferred_race", "PASS"),)):
+        write(os.path.join(d, "meta.json"), {
+            "kernel": {"version": "7.3.0-rc7", "part_a": True, "package": "p", "path": "/k"},
+            "series": {"kind": "quilt", "id": "x", "path": "/s"},
+            "runs": [{"name": "kunit-x86_64-base", "arch": "x86_64", "revision": "base", "kind": "kunit"},
+                     {"name": "kunit-x86_64-patched-kcsan", "arch": "x86_64", "revision": "patched",
+                      "kind": "kunit", "config": "kcsan"}],
+            "steps": [{"name": "tree-base", "start": 1000.0, "seconds": 2.0},
+                      {"name": "kunit-x86_64-patched-kcsan", "start": 1002.0, "seconds": 100.0, "exit": 1}]})
+        write(os.path.join(d, "kunit-x86_64-base.json"), {"name": "g", "sub_groups": [{
+            "name": "zsmalloc", "sub_groups": [], "test_cases": [
+                {"name": "test_contract_deferred_race", "status": "FAIL"}]}]})
+        write(os.path.join(d, "kunit-x86_64-patched-kcsan.json"), {"name": "g", "sub_groups": [{
+            "name": "zsmalloc", "sub_groups": [],
+            "test_cases": [{"name": n, "status": st} for n, st in cases]}]})
+        with open(os.path.join(d, "kunit-x86_64-patched-kcsan.log"), "w", encoding="utf-8") as f:
+            f.write("\n".join(console) + "\n")
+        with open(os.path.join(d, "kunit-x86_64-patched-kcsan.build.log"), "w", encoding="utf-8") as f:
+            f.write("[01:02:03] Elapsed time: 90.000s total, 1.000s configuring, 60.000s building, "
+                    "29.000s running\n")
+        return self.run_summary(d), load(os.path.join(d, "summary.json"))
+
+    def test_kcsan_report_in_zsmalloc_fails(self):
+        with tempfile.TemporaryDirectory() as d:
+            r, s = self.kcsan_run(d, ["[ 4.1] BUG: KCSAN: data-race in zs_deferred_drain_full / zs_free_deferred"])
+            self.assertEqual(r.returncode, 1, r.stdout)
+            self.assertEqual(s["problems"], [
+                "kunit-x86_64-patched-kcsan: 1 KCSAN data-race report(s) in zsmalloc/zram/zswap: "
+                "BUG: KCSAN: data-race in zs_deferred_drain_full / zs_free_deferred"])
+            self.assertEqual(s["splats"], [])   # judged once, as a KCSAN report
+            self.assertIn("KCSAN [kunit-x86_64-patched-kcsan]: 1 report(s), 1 in zsmalloc", r.stdout)
+
+    def test_kcsan_report_elsewhere_is_a_warning(self):
+        with tempfile.TemporaryDirectory() as d:
+            r, s = self.kcsan_run(d, ["[ 4.1] BUG: KCSAN: data-race in tick_sched_do_timer / tick_sched_timer"])
+            self.assertEqual(r.returncode, 0, r.stdout)
+            self.assertEqual(s["runs"][1]["kcsan"]["reports"], 1)
+            self.assertTrue(any("outside zsmalloc/zram/zswap, not counted" in w for w in s["warnings"]))
+            env = dict(os.environ, ZSGATE_KCSAN_ALL="1")
+            r = subprocess.run([sys.executable, os.path.join(CI, "summary"), d], capture_output=True,
+                               text=True, env=env)
+            self.assertEqual(r.returncode, 1, r.stdout)
+
+    def test_patched_only_run_has_no_base_to_excuse_a_failure(self):
+        """The KCSAN run's failing case fails the plain base run too: still counted, since
+        no base run was built with KCSAN."""
+        with tempfile.TemporaryDirectory() as d:
+            r, s = self.kcsan_run(d, [], cases=(("test_contract_deferred_race", "FAIL"),))
+            self.assertEqual(r.returncode, 1, r.stdout)
+            self.assertEqual(s["problems"], [
+                "kunit-x86_64-patched-kcsan: 1 failed (patched-only run, no base to compare): "
+                "zsmalloc.test_contract_deferred_race"])
+            self.assertEqual(s["base_failures"][0]["also_in_patched"], False)
+
+    def test_steps_table(self):
+        with tempfile.TemporaryDirectory() as d:
+            r, s = self.kcsan_run(d, [])
+            self.assertEqual([x["name"] for x in s["steps"]], ["tree-base", "kunit-x86_64-patched-kcsan", "summary"])
+            k = s["steps"][1]
+            self.assertEqual((k["kunit_py"], k["waited"], k["exit"]),
+                             ({"configure": 1.0, "build": 60.0, "run": 29.0}, 10.0, 1))
+            self.assertRegex(r.stdout, r"kunit-x86_64-patched-kcsan +100 s  build 61 s, run 29 s, waited 10 s  \(exit 1\)")
+            self.assertRegex(r.stdout, r"\ntotal +\d+ s")
 
     def test_no_test_ran_fails(self):
         with tempfile.TemporaryDirectory() as d:

@@ -64,15 +64,49 @@ def skip_reasons(ktap_lines: Iterable[str]) -> List[str]:
     return out
 
 
-def find_splats(lines: Iterable[str], limit: int = 20) -> List[str]:
-    """Console lines that report a kernel bug, warning, sanitizer hit or lockdep splat."""
+def find_splats(lines: Iterable[str], limit: int = 20, kcsan: bool = False) -> List[str]:
+    """Console lines that report a kernel bug, warning, sanitizer hit or lockdep splat.
+    kcsan: the console of a KCSAN run, whose data-race reports kcsan_reports() judges:
+    they are left out here."""
     out = []
     for line in lines:
+        if kcsan and KCSAN_LINE.search(line):
+            continue
         if SPLAT.search(line):
             out.append(line.rstrip())
             if len(out) >= limit:
                 break
     return out
+
+
+# A KCSAN report's title line, and one that names zsmalloc, its callers (zram, zswap) or
+# the suite's code: these fail a KCSAN run. ci/kunit --kcsan greps the same pattern (zs_re);
+# ci/tests/test_results.py checks that the two agree.
+KCSAN_LINE = re.compile(r"BUG: KCSAN: |KCSAN: ")
+KCSAN_REPORT = re.compile(r"BUG: KCSAN: ")
+KCSAN_OURS = re.compile(r"BUG: KCSAN: .*(zs_|zsmalloc|zst_|zram|zswap|obj_|record_obj|cache_free_handle|kick_deferred)")
+_STAMP = re.compile(r"^\[[ 0-9.]*\] *")
+
+
+def kcsan_reports(lines: Iterable[str], count_all: bool = False) -> Dict:
+    """The KCSAN reports of a console: {"reports": N, "ours_reports": M, "ours": [title, ...],
+    "other": [...]} (titles "BUG: KCSAN: data-race in a / b" without the time stamp, in
+    order, each kept once; N all reports, M those naming ours).
+    "ours" names zsmalloc/zram/zswap/the suite (KCSAN_OURS); with count_all every report
+    is ours (ZSGATE_KCSAN_ALL=1)."""
+    n, m, ours, other = 0, 0, [], []
+    for line in lines:
+        if not KCSAN_REPORT.search(line):
+            continue
+        n += 1
+        title = _STAMP.sub("", line.strip())
+        title = title[title.find("BUG: KCSAN: "):]
+        mine = count_all or bool(KCSAN_OURS.search(title))
+        m += mine
+        into = ours if mine else other
+        if title not in into:
+            into.append(title)
+    return {"reports": n, "ours_reports": m, "ours": ours, "other": other}
 
 
 # kunit.py prints this only after config and build succeeded (run_tests() returns before
