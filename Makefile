@@ -9,7 +9,8 @@ JOBS         ?= $(shell nproc)
 ZSGATE_CACHE ?= $(HOME)/.cache/zsgate
 OUT          ?= $(CURDIR)/out
 DEBUG        ?=
-export KDIR BASE SERIES ARCHS JOBS ZSGATE_CACHE OUT DEBUG
+KCSAN        ?=
+export KDIR BASE SERIES ARCHS JOBS ZSGATE_CACHE OUT DEBUG KCSAN
 
 .PHONY: help gate check kunit test-tools selftests kselftest-tar export report deps doctor source clean distclean
 
@@ -41,6 +42,7 @@ help:
 	@echo '  SERIES=<dir|mbox>    revision to gate: quilt dir with a series file, a b4 mbox, or none'
 	@echo '                       (default: series/deferred-free, the project'"'"'s Part B)'
 	@echo '  ARCHS="um x86_64"    KUnit arches;  JOBS=$(JOBS);  DEBUG=1 debug kernels'
+	@echo '  KCSAN=0              no KCSAN run of the race cases (x86_64, patched; on by default)'
 	@echo '  ZSGATE_CACHE=$(ZSGATE_CACHE)  OUT=$(OUT)'
 
 gate:
