@@ -232,6 +232,8 @@ class SummaryTest(unittest.TestCase):
                              ({"configure": 1.0, "build": 60.0, "run": 29.0}, 10.0, 1))
             self.assertRegex(r.stdout, r"kunit-x86_64-patched-kcsan +100 s  build 61 s, run 29 s, waited 10 s  \(exit 1\)")
             self.assertRegex(r.stdout, r"\ntotal +\d+ s")
+            from zsgate.report import render
+            self.assertIn("| kunit-x86_64-patched-kcsan | 100 | 61 / 29 (waited 10) |", render("r", s, None, "p.png"))
 
     def test_no_test_ran_fails(self):
         with tempfile.TemporaryDirectory() as d:

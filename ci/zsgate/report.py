@@ -189,6 +189,15 @@ def render(run_id: str, summary: Optional[Dict], abd: Optional[Dict], png: Optio
             out.append(f"| ab/{r['name']} ({r.get('status')}, {r.get('seconds')} s) | {c.get('pass', '–')} "
                        f"| {c.get('fail', '–')} | {c.get('skip', '–')} |")
     out.append("")
+    steps = (summary or {}).get("steps", [])
+    if len(steps) > 1:
+        total = steps[-1]["start"] + steps[-1]["seconds"] - steps[0]["start"]
+        out += ["## Time", "", "| step | seconds | of which kunit.py build / run |", "|---|---:|---|"]
+        for st in steps:
+            k = st.get("kunit_py")
+            split = f"{k['configure'] + k['build']:.0f} / {k['run']:.0f} (waited {st['waited']:.0f})" if k else ""
+            out.append(f"| {st['name']} | {st['seconds']:.0f} | {split} |")
+        out += [f"| total | {total:.0f} | |", ""]
     sp = list((summary or {}).get("splats", []))
     if abd is not None and summary is not None and "ab" not in summary:
         sp += abd.get("splats", [])
