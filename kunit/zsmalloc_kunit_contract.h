@@ -456,15 +456,15 @@ static void test_contract_deferred_burst(struct kunit *test)
 }
 
 #ifdef ZSMALLOC_KUNIT_HAVE_DEFERRED
-#define ZST_RACE_RING	16
+#define ZST_HANDOFF_RING	16
 
 /*
  * One CPU's side of test_contract_deferred_race: a tight loop of
  * zs_malloc() and a free, seven of eight with zs_free_deferred() and the
  * eighth with zs_free(), plus a ring of patterned objects that each live
- * ZST_RACE_RING * 8 iterations and are checked before their deferred free.
+ * ZST_HANDOFF_RING * 8 iterations and are checked before their deferred free.
  */
-struct zst_race {
+struct zst_handoff {
 	struct zs_pool *pool;
 	unsigned long deadline;
 	unsigned int cpu;
@@ -472,11 +472,11 @@ struct zst_race {
 	struct completion done;
 };
 
-static int zst_race_thread(void *data)
+static int zst_handoff_thread(void *data)
 {
-	struct zst_race *r = data;
-	unsigned long ring[ZST_RACE_RING] = { };
-	u32 seeds[ZST_RACE_RING];
+	struct zst_handoff *r = data;
+	unsigned long ring[ZST_HANDOFF_RING] = { };
+	u32 seeds[ZST_HANDOFF_RING];
 	u8 *scratch = kmalloc(PAGE_SIZE, GFP_KERNEL);
 	unsigned long h, n = 0;
 	unsigned int slot;
@@ -503,7 +503,7 @@ static int zst_race_thread(void *data)
 		if (n & 63)
 			continue;
 		/* every 64th iteration: renew one patterned object */
-		slot = (n / 64) % ZST_RACE_RING;
+		slot = (n / 64) % ZST_HANDOFF_RING;
 		if (ring[slot]) {
 			if (zst_verify(r->pool, ring[slot], zst_contract_size(slot),
 				       seeds[slot], scratch, &found) >= 0)
@@ -520,7 +520,7 @@ static int zst_race_thread(void *data)
 		}
 		cond_resched();
 	}
-	for (slot = 0; slot < ZST_RACE_RING; slot++) {
+	for (slot = 0; slot < ZST_HANDOFF_RING; slot++) {
 		if (!ring[slot])
 			continue;
 		if (zst_verify(r->pool, ring[slot], zst_contract_size(slot),
@@ -563,7 +563,7 @@ static void test_contract_deferred_race(struct kunit *test)
 	struct zs_pool *pool;
 	u8 *scratch;
 	struct task_struct **t;
-	struct zst_race *r;
+	struct zst_handoff *r;
 	struct zst_obj *live;
 	int i;
 
@@ -585,7 +585,7 @@ static void test_contract_deferred_race(struct kunit *test)
 		r[k].cpu = cpu;
 		r[k].deadline = jiffies + msecs_to_jiffies(kunit_race_ms);
 		init_completion(&r[k].done);
-		t[k] = zst_start_kthread(test, zst_race_thread, &r[k], cpu, "zst_race/%u");
+		t[k] = zst_start_kthread(test, zst_handoff_thread, &r[k], cpu, "zst_handoff/%u");
 		k++;
 	}
 	for (i = 0; i < k; i++) {
