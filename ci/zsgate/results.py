@@ -83,8 +83,10 @@ def find_splats(lines: Iterable[str], limit: int = 20, kcsan: bool = False) -> L
 # the suite's code: these fail a KCSAN run. ci/kunit --kcsan greps the same pattern (zs_re);
 # ci/tests/test_results.py checks that the two agree.
 KCSAN_LINE = re.compile(r"BUG: KCSAN: |KCSAN: ")
-KCSAN_REPORT = re.compile(r"BUG: KCSAN: ")
-KCSAN_OURS = re.compile(r"BUG: KCSAN: .*(zs_|zsmalloc|zst_|zram|zswap|obj_|record_obj|cache_free_handle|kick_deferred)")
+# (a report's title starts its line; a KUnit message quoting one is not a report)
+KCSAN_REPORT = re.compile(r"^(\[ *[0-9.]+\] *)?BUG: KCSAN: ")
+KCSAN_OURS = re.compile(r"^(\[ *[0-9.]+\] *)?BUG: KCSAN: .*(zs_|zsmalloc|zst_|zram|zswap|obj_|record_obj|"
+                        r"cache_free_handle|kick_deferred)")
 _STAMP = re.compile(r"^\[[ 0-9.]*\] *")
 
 
@@ -96,11 +98,10 @@ def kcsan_reports(lines: Iterable[str], count_all: bool = False) -> Dict:
     is ours (ZSGATE_KCSAN_ALL=1)."""
     n, m, ours, other = 0, 0, [], []
     for line in lines:
-        if not KCSAN_REPORT.search(line):
+        if not KCSAN_REPORT.search(line.strip()):
             continue
         n += 1
         title = _STAMP.sub("", line.strip())
-        title = title[title.find("BUG: KCSAN: "):]
         mine = count_all or bool(KCSAN_OURS.search(title))
         m += mine
         into = ours if mine else other
