@@ -61,6 +61,12 @@ class CountTest(unittest.TestCase):
         self.assertEqual(k["ours"], ["BUG: KCSAN: data-race in zs_deferred_drain_full / zs_free_deferred"])
         self.assertEqual(k["other"], ["BUG: KCSAN: data-race in tick_nohz_idle_stop_tick / tick_sched_timer"])
         self.assertEqual(kcsan_reports(log, count_all=True)["ours_reports"], 3)
+        self.assertEqual(kcsan_reports(log + ["[    7.0]     not ok 3 test_deferred_enqueue_vs_drain",
+                                              "[    7.1]     ok 4 test_other"])["during"],
+                         {"BUG: KCSAN: data-race in zs_deferred_drain_full / zs_free_deferred":
+                          "test_deferred_enqueue_vs_drain",
+                          "BUG: KCSAN: data-race in tick_nohz_idle_stop_tick / tick_sched_timer":
+                          "test_deferred_enqueue_vs_drain"})
         # a KCSAN run's splats leave the reports to kcsan_reports(); other splats stay
         self.assertEqual(find_splats(log + ["[ 7.0] WARNING: CPU: 0 PID: 1 at x"], kcsan=True),
                          ["[ 7.0] WARNING: CPU: 0 PID: 1 at x"])
@@ -193,11 +199,13 @@ class SummaryTest(unittest.TestCase):
 
     def test_kcsan_report_in_zsmalloc_fails(self):
         with tempfile.TemporaryDirectory() as d:
-            r, s = self.kcsan_run(d, ["[ 4.1] BUG: KCSAN: data-race in zs_deferred_drain_full / zs_free_deferred"])
+            r, s = self.kcsan_run(d, ["[ 4.1] BUG: KCSAN: data-race in zs_deferred_drain_full / zs_free_deferred",
+                                      "[ 5.0]     ok 1 test_contract_deferred_race"])
             self.assertEqual(r.returncode, 1, r.stdout)
             self.assertEqual(s["problems"], [
                 "kunit-x86_64-patched-kcsan: 1 KCSAN data-race report(s) in zsmalloc/zram/zswap: "
-                "BUG: KCSAN: data-race in zs_deferred_drain_full / zs_free_deferred"])
+                "BUG: KCSAN: data-race in zs_deferred_drain_full / zs_free_deferred "
+                "(during test_contract_deferred_race)"])
             self.assertEqual(s["splats"], [])   # judged once, as a KCSAN report
             self.assertIn("KCSAN [kunit-x86_64-patched-kcsan]: 1 report(s), 1 in zsmalloc", r.stdout)
 

@@ -88,16 +88,25 @@ KCSAN_REPORT = re.compile(r"^(\[ *[0-9.]+\] *)?BUG: KCSAN: ")
 KCSAN_OURS = re.compile(r"^(\[ *[0-9.]+\] *)?BUG: KCSAN: .*(zs_|zsmalloc|zst_|zram|zswap|obj_|record_obj|"
                         r"cache_free_handle|kick_deferred)")
 _STAMP = re.compile(r"^\[[ 0-9.]*\] *")
+# a KTAP result line of a case: "[ 12.3]     ok 2 test_x" / "not ok 3 test_y # SKIP ..."
+_RESULT = re.compile(r"^(?:\[[ 0-9.]*\])?\s*(?:not )?ok \d+ (\S+)")
 
 
 def kcsan_reports(lines: Iterable[str], count_all: bool = False) -> Dict:
     """The KCSAN reports of a console: {"reports": N, "ours_reports": M, "ours": [title, ...],
-    "other": [...]} (titles "BUG: KCSAN: data-race in a / b" without the time stamp, in
-    order, each kept once; N all reports, M those naming ours).
+    "other": [...], "during": {title: case}} (titles "BUG: KCSAN: data-race in a / b"
+    without the time stamp, in order, each kept once; N all reports, M those naming ours;
+    "during": the KTAP result line that follows a title's first report names the case that
+    was running, when there is one).
     "ours" names zsmalloc/zram/zswap/the suite (KCSAN_OURS); with count_all every report
     is ours (ZSGATE_KCSAN_ALL=1)."""
-    n, m, ours, other = 0, 0, [], []
+    n, m, ours, other, during, pending = 0, 0, [], [], {}, []
     for line in lines:
+        r = _RESULT.match(line.strip()) if pending else None
+        if r:
+            for t in pending:
+                during.setdefault(t, r.group(1))
+            pending = []
         if not KCSAN_REPORT.search(line.strip()):
             continue
         n += 1
@@ -107,7 +116,8 @@ def kcsan_reports(lines: Iterable[str], count_all: bool = False) -> Dict:
         into = ours if mine else other
         if title not in into:
             into.append(title)
-    return {"reports": n, "ours_reports": m, "ours": ours, "other": other}
+            pending.append(title)
+    return {"reports": n, "ours_reports": m, "ours": ours, "other": other, "during": during}
 
 
 # kunit.py prints this only after config and build succeeded (run_tests() returns before
