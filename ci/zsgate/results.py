@@ -97,11 +97,13 @@ def kcsan_reports(lines: Iterable[str], count_all: bool = False) -> Dict:
     "other": [...], "during": {title: case}} (titles "BUG: KCSAN: data-race in a / b"
     without the time stamp, in order, each kept once; N all reports, M those naming ours;
     "during": the KTAP result line that follows a title's first report names the case that
-    was running, when there is one).
+    was running, when there is one and no suite began in between).
     "ours" names zsmalloc/zram/zswap/the suite (KCSAN_OURS); with count_all every report
     is ours (ZSGATE_KCSAN_ALL=1)."""
     n, m, ours, other, during, pending = 0, 0, [], [], {}, []
     for line in lines:
+        if "# Subtest: " in line:
+            pending = []    # reported before the suite started: during no case
         r = _RESULT.match(line.strip()) if pending else None
         if r:
             for t in pending:
