@@ -456,21 +456,54 @@ static void test_contract_deferred_burst(struct kunit *test)
 }
 
 #ifdef ZSMALLOC_KUNIT_HAVE_DEFERRED
+#define ZST_HANDOFF_BATCH	8192
 #define ZST_HANDOFF_RING	16
 
 /*
- * One CPU's side of test_contract_deferred_race: a tight loop of
- * zs_malloc() and a free, seven of eight with zs_free_deferred() and the
- * eighth with zs_free(), plus a ring of patterned objects that each live
- * ZST_HANDOFF_RING * 8 iterations and are checked before their deferred free.
+ * One CPU's side of test_contract_deferred_race, in rounds: allocate a
+ * batch of ZST_HANDOFF_BATCH objects, then free it back to back, every
+ * sixteenth object with zs_free() and the others with zs_free_deferred().
+ * A batch is more than a queue holds before its drain starts (a per-cpu
+ * buffer of 2048, half of a per-pool array of 32768 from two CPUs), and
+ * the burst takes far less than a drain timer's period even under KCSAN:
+ * the queue fills and the revision's worker takes it while this CPU goes
+ * on enqueuing, as the other CPUs allocate their batches. A ring of
+ * patterned objects is renewed every round, each checked before its
+ * deferred free.
  */
 struct zst_handoff {
 	struct zs_pool *pool;
+	unsigned long *handles;
 	unsigned long deadline;
 	unsigned int cpu;
-	unsigned long deferred, direct, bad, failed;
+	unsigned long rounds, deferred, direct, bad, failed;
 	struct completion done;
 };
+
+static void zst_handoff_ring(struct zst_handoff *r, unsigned long *ring,
+			     u32 *seeds, u8 *scratch, bool renew)
+{
+	unsigned int slot;
+	u8 found;
+
+	for (slot = 0; slot < ZST_HANDOFF_RING; slot++) {
+		if (ring[slot]) {
+			if (zst_verify(r->pool, ring[slot], zst_contract_size(slot),
+				       seeds[slot], scratch, &found) >= 0)
+				r->bad++;
+			zs_free_deferred(r->pool, ring[slot]);
+			r->deferred++;
+			ring[slot] = 0;
+		}
+		if (!renew)
+			continue;
+		seeds[slot] = r->cpu << 24 | (r->rounds & 0xffff) << 8 | slot;
+		ring[slot] = zst_alloc(r->pool, zst_contract_size(slot),
+				       seeds[slot], scratch);
+		if (!ring[slot])
+			r->failed++;
+	}
+}
 
 static int zst_handoff_thread(void *data)
 {
@@ -478,57 +511,37 @@ static int zst_handoff_thread(void *data)
 	unsigned long ring[ZST_HANDOFF_RING] = { };
 	u32 seeds[ZST_HANDOFF_RING];
 	u8 *scratch = kmalloc(PAGE_SIZE, GFP_KERNEL);
-	unsigned long h, n = 0;
-	unsigned int slot;
-	u8 found;
+	unsigned int i, n;
 
 	if (!scratch) {
 		r->failed++;
 		goto out;
 	}
-	while (time_before(jiffies, r->deadline)) {
-		h = zs_malloc(r->pool, zst_contract_size(n), GFP_KERNEL,
-			      NUMA_NO_NODE);
-		if (IS_ERR_VALUE(h)) {
-			r->failed++;
-			break;
+	while (time_before(jiffies, r->deadline) && !r->failed) {
+		for (n = 0; n < ZST_HANDOFF_BATCH; n++) {
+			r->handles[n] = zs_malloc(r->pool, 32 + (n & 255), GFP_KERNEL,
+						  NUMA_NO_NODE);
+			if (IS_ERR_VALUE(r->handles[n])) {
+				r->failed++;
+				break;
+			}
+			if (!(n & 255))
+				cond_resched();
 		}
-		if ((++n & 7) == 0) {
-			zs_free(r->pool, h);
-			r->direct++;
-		} else {
-			zs_free_deferred(r->pool, h);
-			r->deferred++;
+		for (i = 0; i < n; i++) {
+			if ((i & 15) == 15) {
+				zs_free(r->pool, r->handles[i]);
+				r->direct++;
+			} else {
+				zs_free_deferred(r->pool, r->handles[i]);
+				r->deferred++;
+			}
 		}
-		if (n & 63)
-			continue;
-		/* every 64th iteration: renew one patterned object */
-		slot = (n / 64) % ZST_HANDOFF_RING;
-		if (ring[slot]) {
-			if (zst_verify(r->pool, ring[slot], zst_contract_size(slot),
-				       seeds[slot], scratch, &found) >= 0)
-				r->bad++;
-			zs_free_deferred(r->pool, ring[slot]);
-			r->deferred++;
-		}
-		seeds[slot] = r->cpu << 24 | ((n / 64) & 0xffffff);
-		ring[slot] = zst_alloc(r->pool, zst_contract_size(slot),
-				       seeds[slot], scratch);
-		if (!ring[slot]) {
-			r->failed++;
-			break;
-		}
+		r->rounds++;
+		zst_handoff_ring(r, ring, seeds, scratch, true);
 		cond_resched();
 	}
-	for (slot = 0; slot < ZST_HANDOFF_RING; slot++) {
-		if (!ring[slot])
-			continue;
-		if (zst_verify(r->pool, ring[slot], zst_contract_size(slot),
-			       seeds[slot], scratch, &found) >= 0)
-			r->bad++;
-		zs_free_deferred(r->pool, ring[slot]);
-		r->deferred++;
-	}
+	zst_handoff_ring(r, ring, seeds, scratch, false);
 	kfree(scratch);
 out:
 	complete(&r->done);
@@ -540,13 +553,14 @@ out:
 
 /*
  * The owner/drainer race through the public call only: a kthread on
- * every online CPU runs zs_malloc() and zs_free_deferred() (every eighth
- * free a zs_free()) back to back for kunit_race_ms, so whatever queue the
- * revision keeps (per-cpu buffers, a per-pool list under a trylock, page
- * pools) fills and is drained by the revision's own worker while the
- * owners go on enqueuing; where a flush is declared, the test thread
- * calls it every 100 ms meanwhile, a drain from a third side. Objects
- * allocated before stay in use and intact, and every free takes effect.
+ * every online CPU allocates batches and frees each back to back with
+ * zs_free_deferred() (every sixteenth with zs_free()) for kunit_race_ms,
+ * so whatever queue the revision keeps (per-cpu buffers, a per-pool array
+ * under a trylock, page pools) fills faster than a timer drains it and the
+ * revision's own worker drains it while the owners go on enqueuing; where
+ * a flush is declared, the test thread calls it every 100 ms meanwhile, a
+ * drain from a third side. Objects allocated before stay in use and
+ * intact, and every free takes effect.
  * Catches, under KCSAN (configs/zsmalloc-kcsan.config): an unordered
  * handoff between an owner and a drainer (the seed's count reset before
  * the new buffer pointer) as a data-race report, which fails the case
@@ -559,7 +573,7 @@ static void test_contract_deferred_race(struct kunit *test)
 	static const size_t sizes[] = { 48, 1000 };
 	const int per_size = 32, n = ARRAY_SIZE(sizes) * per_size;
 	unsigned int cpu, k = 0, nr = num_online_cpus();
-	unsigned long deferred = 0, direct = 0, bad = 0, failed = 0;
+	unsigned long rounds = 0, deferred = 0, direct = 0, bad = 0, failed = 0;
 	struct zs_pool *pool;
 	u8 *scratch;
 	struct task_struct **t;
@@ -582,6 +596,7 @@ static void test_contract_deferred_race(struct kunit *test)
 		if (k == nr)
 			break;
 		r[k].pool = pool;
+		r[k].handles = zst_handles(test, ZST_HANDOFF_BATCH);
 		r[k].cpu = cpu;
 		r[k].deadline = jiffies + msecs_to_jiffies(kunit_race_ms);
 		init_completion(&r[k].done);
@@ -592,15 +607,16 @@ static void test_contract_deferred_race(struct kunit *test)
 		while (!wait_for_completion_timeout(&r[i].done, HZ / 10))
 			zst_deferred_settle(pool);
 		kunit_release_action(test, zst_kthread_stop_action, t[i]);
+		rounds += r[i].rounds;
 		deferred += r[i].deferred;
 		direct += r[i].direct;
 		bad += r[i].bad;
 		failed += r[i].failed;
 	}
-	kunit_info(test, "%u CPUs, %u ms: %lu zs_free_deferred(), %lu zs_free()\n",
-		   k, kunit_race_ms, deferred, direct);
+	kunit_info(test, "%u CPUs, %u ms: %lu rounds of %u, %lu zs_free_deferred(), %lu zs_free()\n",
+		   k, kunit_race_ms, rounds, ZST_HANDOFF_BATCH, deferred, direct);
 	KUNIT_ASSERT_EQ_MSG(test, failed, 0UL,
-			    "test setup: allocations failed in the race threads: expected 0 found %lu",
+			    "test setup: allocations failed in the handoff threads: expected 0 found %lu",
 			    failed);
 	KUNIT_EXPECT_EQ_MSG(test, bad, 0UL,
 			    "ring objects with wrong data before their deferred free: expected 0 found %lu",
