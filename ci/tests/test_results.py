@@ -67,6 +67,13 @@ class CountTest(unittest.TestCase):
                           "test_deferred_enqueue_vs_drain",
                           "BUG: KCSAN: data-race in tick_nohz_idle_stop_tick / tick_sched_timer":
                           "test_deferred_enqueue_vs_drain"})
+        # with the suite's case start lines, the case that started before the report
+        started = ["[ 3.9]     # test_free_migrate_race: zsgate: case start", log[0],
+                   "[ 4.5]     ok 1 test_free_migrate_race", "[ 4.6]     # test_b: zsgate: case start",
+                   "[ 4.7]     ok 2 test_b"]
+        self.assertEqual(kcsan_reports(started)["during"],
+                         {"BUG: KCSAN: data-race in zs_deferred_drain_full / zs_free_deferred":
+                          "test_free_migrate_race"})
         # a KCSAN run's splats leave the reports to kcsan_reports(); other splats stay
         self.assertEqual(find_splats(log + ["[ 7.0] WARNING: CPU: 0 PID: 1 at x"], kcsan=True),
                          ["[ 7.0] WARNING: CPU: 0 PID: 1 at x"])

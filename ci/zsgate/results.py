@@ -90,25 +90,31 @@ KCSAN_OURS = re.compile(r"^(\[ *[0-9.]+\] *)?BUG: KCSAN: .*(zs_|zsmalloc|zst_|zr
 _STAMP = re.compile(r"^\[[ 0-9.]*\] *")
 # a KTAP result line of a case: "[ 12.3]     ok 2 test_x" / "not ok 3 test_y # SKIP ..."
 _RESULT = re.compile(r"^(?:\[[ 0-9.]*\])?\s*(?:not )?ok \d+ (\S+)")
+# the suite's line when a case starts (zst_case_init())
+_CASE_START = re.compile(r"# (\S+): zsgate: case start")
 
 
 def kcsan_reports(lines: Iterable[str], count_all: bool = False) -> Dict:
     """The KCSAN reports of a console: {"reports": N, "ours_reports": M, "ours": [title, ...],
     "other": [...], "during": {title: case}} (titles "BUG: KCSAN: data-race in a / b"
     without the time stamp, in order, each kept once; N all reports, M those naming ours;
-    "during": the KTAP result line that follows a title's first report names the case that
-    was running, when there is one and no suite began in between).
+    "during": the case that was running at a title's first report: the last "zsgate: case
+    start" line before it not yet ended by its result line, else (a suite without those
+    lines) the KTAP result line that follows, when no suite began in between).
     "ours" names zsmalloc/zram/zswap/the suite (KCSAN_OURS); with count_all every report
     is ours (ZSGATE_KCSAN_ALL=1)."""
-    n, m, ours, other, during, pending = 0, 0, [], [], {}, []
+    n, m, ours, other, during, pending, running = 0, 0, [], [], {}, [], None
     for line in lines:
         if "# Subtest: " in line:
             pending = []    # reported before the suite started: during no case
-        r = _RESULT.match(line.strip()) if pending else None
+        s = _CASE_START.search(line)
+        if s:
+            running = s.group(1)
+        r = _RESULT.match(line.strip())
         if r:
             for t in pending:
                 during.setdefault(t, r.group(1))
-            pending = []
+            pending, running = [], None
         if not KCSAN_REPORT.search(line.strip()):
             continue
         n += 1
@@ -118,7 +124,10 @@ def kcsan_reports(lines: Iterable[str], count_all: bool = False) -> Dict:
         into = ours if mine else other
         if title not in into:
             into.append(title)
-            pending.append(title)
+            if running:
+                during[title] = running
+            else:
+                pending.append(title)
     return {"reports": n, "ours_reports": m, "ours": ours, "other": other, "during": during}
 
 
