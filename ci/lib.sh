@@ -14,9 +14,20 @@ _zs_elapsed() {
 	printf '%02d:%02d' $((s / 60)) $((s % 60))
 }
 
-# Progress goes to stderr so stdout stays machine-readable.
+# Progress goes to stderr so stdout stays machine-readable. Under the gate's guard
+# (zs_guard) the last line is also kept for it: an interrupted run says what it was doing.
 log() {
 	printf '[%s] %s: %s\n' "$(_zs_elapsed)" "$ZSGATE_STEP" "$*" >&2
+	[ -z "${ZSGATE_GUARD_STATE:-}" ] ||
+		printf '%s: %s\n' "$ZSGATE_STEP" "$*" >"$ZSGATE_GUARD_STATE.last" 2>/dev/null || true
+}
+
+# zs_guard "$@" (first thing in ci/gate): run this script under ci/zsgate/guard.py, which
+# ends every process the script starts when the script ends or is interrupted (SIGINT,
+# SIGTERM, SIGHUP, kill -9 of it or of make), so no step, build or VM outlives the gate.
+zs_guard() {
+	[ "${ZSGATE_GUARDED:-}" = "$PPID" ] && return 0
+	exec python3 -I "$ZSGATE_ROOT/ci/zsgate/guard.py" run -- "$0" "$@"
 }
 
 die() {

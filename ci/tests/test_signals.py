@@ -1,0 +1,393 @@
+# SPDX-License-Identifier: GPL-2.0
+"""SIGINT / SIGTERM / kill -9 of `make gate` in each step: nothing the gate started survives,
+no lock stays held, a run that did not reach its summary is no verdict, the next gate works
+(issue 16; ci/zsgate/guard.py).
+
+The real ci/gate, ci/lib.sh, ci/meta, ci/summary and guard run from a stand-in root whose
+other steps (ci/source, ci/tree, ci/kunit, ci/vm, ci/ab) are fakes: the one named by
+FAKE_BLOCK starts processes that try to outlive the gate the ways the real ones could (a
+process in its own session like ci/vm's QEMU, one deaf to SIGTERM, an orphan adopted by
+init, a loop that keeps starting new children like ci/ab booting its next VM, all under the
+build lock when the step is the build) and waits. Every fake process records its pid; the
+oracle is that none of them is alive afterwards (by pid and by a marker in its environment).
+"""
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+import uuid
+
+from zsgate import guard
+
+CI = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+BLOCK = r'''#!/bin/bash
+# fake-block STEP: when FAKE_BLOCK=STEP, start processes that try to outlive the gate, wait
+[ "${FAKE_BLOCK:-}" = "$1" ] || exit 0
+p=$FAKE_DIR/pids
+setsid sleep 300 & echo $! >>"$p"
+(trap '' TERM INT HUP; exec sleep 301) & echo $! >>"$p"
+(sleep 302 & echo $! >>"$p") &
+python3 -c 'import time; time.sleep(303)' & echo $! >>"$p"
+(while :; do sleep 304 & echo $! >>"$p"; sleep 0.1; done) & echo $! >>"$p"
+echo $$ >>"$p"
+touch "$FAKE_DIR/ready"
+wait
+'''
+
+STEPS = {
+    "deps": "exit 0\n",
+    "source": '"$FAKE_DIR/fake-block" source\nprintf \'KSRC=%s\\nKVERSION=7.3.0\\nKPKG=fake\\nPART_A=true\\n\' "$FAKE_DIR/src"\n',
+    "tree": 'while [ $# -gt 0 ]; do case $1 in --name) n=$2; shift 2 ;; *) shift ;; esac; done\n'
+            '"$FAKE_DIR/fake-block" tree\n'
+            'mkdir -p "$FAKE_DIR/work/$n"\nprintf \'TREE=%s\\nSERIES_ID=fake\\nPART_B=true\\n\' "$FAKE_DIR/work/$n"\n',
+    "kunit": 'while [ $# -gt 0 ]; do case $1 in --out) o=$2; shift 2 ;; --name) n=$2; shift 2 ;; *) shift ;; esac; done\n'
+             'flock "$ZSGATE_BUILD_LOCK" "$FAKE_DIR/fake-block" kunit\n'
+             'echo \'{"name": "zsmalloc", "test_cases": [{"name": "t", "status": "PASS"}]}\' >"$o/$n.json"\n',
+    "vm": 'while [ $# -gt 0 ]; do case $1 in --out) o=$2; shift 2 ;; --name) n=$2; shift 2 ;; *) shift ;; esac; done\n'
+          '"$FAKE_DIR/fake-block" vm\n'
+          'echo \'{"name": "vm", "test_cases": [{"name": "t", "status": "PASS"}]}\' >"$o/$n.json"\n'
+          'echo \'{"status": "complete", "problems": [], "splats": []}\' >"$o/$n.vm.json"\n',
+    "ab": 'while [ $# -gt 0 ]; do case $1 in --out) o=$2; shift 2 ;; *) shift ;; esac; done\n'
+          '"$FAKE_DIR/fake-block" ab\n'
+          'cat >"$o/ab.json" <<EOF\n{"arch": "x86_64", "labels": ["base", "patched"], "regressions": [], "problems": [],'
+          ' "splats": [], "warnings": [], "pooled": [], "entries": [{"backend": "zram", "case": "munmap", "procs": 1,'
+          ' "size_mb": 64, "speedup": 1.0, "speedup_lo": 0.9, "speedup_hi": 1.1, "base": {"median_us": 10},'
+          ' "patched": {"median_us": 10}, "regression": false}]}\nEOF\n',
+    "report": "exit 0\n",
+    "kcidb": "exit 0\n",
+}
+
+
+def alive_marked(marker: str):
+    """Live processes whose environment holds `marker` (not zombies)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/environ", "rb") as f:
+                env = f.read()
+            with open(f"/proc/{d}/stat", "rb") as f:
+                st = f.read()
+        except OSError:
+            continue
+        if marker.encode() in env and st[st.rindex(b")") + 2:][:1] not in (b"Z", b"X"):
+            out.append(int(d))
+    return out
+
+
+def children(pid: int):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+def comm(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return "?"
+
+
+class GateSignalTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="zsgate-signals-")
+        t = cls.root = cls.tmp.name
+        os.makedirs(os.path.join(t, "ci"))
+        os.makedirs(os.path.join(t, "configs"))
+        os.makedirs(os.path.join(t, "fake/src"))
+        os.makedirs(os.path.join(t, "series"))
+        open(os.path.join(t, "configs/zsmalloc-um.kunitconfig"), "w").close()
+        with open(os.path.join(t, "series/series"), "w") as f:
+            f.write("0001-x.patch\n")
+        for n in ("gate", "lib.sh", "meta", "summary", "zsgate"):
+            os.symlink(os.path.join(CI, n), os.path.join(t, "ci", n))
+        for n, body in STEPS.items():
+            p = os.path.join(t, "ci", n)
+            with open(p, "w") as f:
+                f.write("#!/bin/bash\n" + body)
+            os.chmod(p, 0o755)
+        with open(os.path.join(t, "fake/fake-block"), "w") as f:
+            f.write(BLOCK)
+        os.chmod(os.path.join(t, "fake/fake-block"), 0o755)
+        with open(os.path.join(t, "Makefile"), "w") as f:
+            f.write("gate:\n\tci/gate\n")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def start(self, block: str):
+        self.marker = f"FAKE_FAULTS_{uuid.uuid4().hex}=1"
+        for f in ("pids", "ready"):
+            try:
+                os.unlink(os.path.join(self.root, "fake", f))
+            except FileNotFoundError:
+                pass
+        env = dict(os.environ, FAKE_DIR=os.path.join(self.root, "fake"), FAKE_BLOCK=block,
+                   ZSGATE_CACHE=os.path.join(self.root, "cache"), OUT=os.path.join(self.root, "out"),
+                   ZSGATE_BUILD_LOCK=os.path.join(self.root, "build.lock"), ARCHS="um",
+                   SERIES=os.path.join(self.root, "series"), ZSGATE_GUARD_GRACE="1",
+                   **{self.marker.split("=")[0]: "1"})
+        env.pop("MAKELEVEL", None)
+        env.pop("ZSGATE_GUARDED", None)
+        # its own session: the test sends "Ctrl-C" to make's process group
+        self.make = subprocess.Popen(["make", "-s", "gate"], cwd=self.root, env=env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        return self.make
+
+    def tearDown(self):
+        # not the oracle (assert_all_gone is): a failed test must not leave its fakes running
+        if getattr(self, "marker", None):
+            guard.sweep(self.marker.split("=")[0], grace=1)
+
+    def wait_ready(self):
+        ready = os.path.join(self.root, "fake", "ready")
+        end = time.time() + 20
+        while not os.path.exists(ready):
+            if self.make.poll() is not None:
+                self.fail("the gate ended before the fake step blocked: "
+                          + self.make.stdout.read().decode(errors="replace"))
+            self.assertLess(time.time(), end, "the fake step never blocked")
+            time.sleep(0.05)
+        time.sleep(0.3)  # the loop has started a few children
+
+    def guard_pid(self) -> int:
+        kids = children(self.make.pid)
+        self.assertEqual(len(kids), 1, kids)
+        return kids[0]
+
+    def bash_gate_pid(self) -> int:
+        kids = [k for k in children(self.guard_pid()) if comm(k) == "gate" or comm(k) == "bash"]
+        self.assertEqual(len(kids), 1, [(k, comm(k)) for k in children(self.guard_pid())])
+        return kids[0]
+
+    def fake_pids(self):
+        with open(os.path.join(self.root, "fake", "pids")) as f:
+            return [int(x) for x in f.read().split()]
+
+    def assert_all_gone(self, t0: float, budget: float = 10.0):
+        pids = self.fake_pids()
+        self.assertGreaterEqual(len(pids), 7)
+        end = t0 + budget
+        while alive_marked(self.marker) and time.time() < end:
+            time.sleep(0.1)
+        left = alive_marked(self.marker)
+        self.assertEqual(left, [], "still running: " + ", ".join(f"{p} {comm(p)}" for p in left))
+        for p in pids:
+            try:
+                with open(f"/proc/{p}/environ", "rb") as f:
+                    self.assertNotIn(self.marker.encode(), f.read(), f"fake pid {p} alive")
+            except OSError:
+                pass  # gone
+        return time.time() - t0
+
+    def assert_locks_free(self):
+        for lock in (os.path.join(self.root, "cache", "gate.lock"), os.path.join(self.root, "build.lock")):
+            if not os.path.exists(lock):
+                continue
+            with open(lock) as f:
+                try:
+                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    self.fail(f"{lock} is still held")
+
+    def latest(self):
+        return os.path.realpath(os.path.join(self.root, "out", "latest"))
+
+    def assert_run_not_a_verdict(self, marker_text: str):
+        run = self.latest()
+        self.assertTrue(os.path.exists(os.path.join(run, "gate.interrupted"))
+                        or os.path.exists(os.path.join(run, "gate.running")), os.listdir(run))
+        r = subprocess.run([os.path.join(CI, "summary"), run], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn(marker_text, r.stdout)
+        self.assertIn("verdict: FAIL", r.stdout)
+
+    def assert_next_gate_works(self):
+        before = self.latest() if os.path.exists(os.path.join(self.root, "out", "latest")) else None
+        m = self.start("")
+        out, _ = m.communicate(timeout=60)
+        out = out.decode(errors="replace")
+        self.assertEqual(m.returncode, 0, out)
+        self.assertIn("verdict: PASS", out)
+        run = self.latest()
+        self.assertNotEqual(run, before)
+        self.assertFalse(os.path.exists(os.path.join(run, "gate.running")))
+        self.assertFalse(os.path.exists(os.path.join(run, "gate.interrupted")))
+        self.assertEqual(alive_marked(self.marker), [])
+
+    def interrupt(self, block: str, how: str, want_marker: str = None):
+        m = self.start(block)
+        self.wait_ready()
+        guard = self.guard_pid()
+        t0 = time.time()
+        if how == "TERM make":
+            m.send_signal(signal.SIGTERM)
+        elif how == "INT group":  # Ctrl-C: the terminal signals the foreground process group
+            os.killpg(m.pid, signal.SIGINT)
+        elif how == "KILL make":
+            m.kill()
+        elif how == "KILL guard":
+            os.kill(guard, signal.SIGKILL)
+        elif how == "TERM bash gate":
+            os.kill(self.bash_gate_pid(), signal.SIGTERM)
+        out, _ = m.communicate(timeout=30)
+        secs = self.assert_all_gone(t0)
+        self.assert_locks_free()
+        if want_marker:
+            self.assert_run_not_a_verdict(want_marker)
+        return out.decode(errors="replace"), secs
+
+    def test_term_make_during_download(self):
+        out, _ = self.interrupt("source", "TERM make")
+        self.assertIn("interrupted by SIGTERM (last: gate: step source)", out)
+        self.assert_next_gate_works()
+
+    def test_ctrl_c_during_tree(self):
+        out, _ = self.interrupt("tree", "INT group")
+        self.assertIn("interrupted by SIGINT", out)
+        self.assert_next_gate_works()
+
+    def test_kill_make_during_build(self):
+        self.interrupt("kunit", "KILL make", "the gate was interrupted: interrupted by SIGTERM")
+        self.assert_next_gate_works()
+
+    def test_kill_gate_during_vm(self):
+        self.interrupt("vm", "KILL guard", "the gate was killed (SIGKILL?); last step: gate: step vm: vm-um-base")
+        self.assert_next_gate_works()
+
+    def test_term_make_during_ab(self):
+        # seen 2026-12-01: ci/ab went on booting VMs as an orphan
+        out, _ = self.interrupt("ab", "TERM make", "interrupted by SIGTERM; last step: gate: step ab: base vs patched")
+        self.assertIn("verdict: FAIL", out)
+        self.assert_next_gate_works()
+
+    def test_term_bash_gate_during_build(self):
+        self.interrupt("kunit", "TERM bash gate", "the gate script was killed by SIGTERM")
+        self.assert_next_gate_works()
+
+    def test_guard_sweeps_what_a_finished_gate_left(self):
+        # a step that leaves a daemon behind (like a QEMU that outlived its ci/vm)
+        vm = os.path.join(self.root, "ci", "vm")
+        with open(vm) as f:
+            body = f.read()
+        try:
+            with open(vm, "w") as f:
+                f.write(body.replace('"$FAKE_DIR/fake-block" vm\n',
+                                     '"$FAKE_DIR/fake-block" vm\nsetsid sleep 305 </dev/null >/dev/null 2>&1 &\n'
+                                     'echo $! >>"$FAKE_DIR/pids"\n'))
+            m = self.start("")
+            out, _ = m.communicate(timeout=60)
+            out = out.decode(errors="replace")
+            self.assertEqual(m.returncode, 0, out)
+            self.assertIn("the gate left 2 processes (sleep x2) running: ended them", out)  # one per VM run
+            self.assertEqual(alive_marked(self.marker), [])
+        finally:
+            with open(vm, "w") as f:
+                f.write(body)
+
+
+if __name__ == "__main__":
+    unittest.main()
+
+
+FAKE_UML = """#!/bin/sh
+# a stand-in for the UML kernel ci/vm boots: records its pid, then "runs" for 5 minutes
+echo $$ >>"$FAKE_PIDS"
+exec sleep 300
+"""
+
+
+class VmAbSignalTest(unittest.TestCase):
+    """ci/vm and ci/ab alone (not under the gate's guard): killed, their VM goes with them."""
+
+    def setUp(self):
+        from tests.test_build import fake_tree, write
+        self.tmp = tempfile.TemporaryDirectory(prefix="zsgate-vmsig-")
+        d = self.tmp.name
+        self.pids = os.path.join(d, "pids")
+        self.trees = {}
+        for rev in ("base", "patched"):
+            t = fake_tree(os.path.join(d, rev, "linux"), rev)
+            bd = os.path.join(t, ".kunit-um")
+            write(os.path.join(bd, ".config"), "CONFIG_HOSTFS=y\nCONFIG_DEVTMPFS=y\nCONFIG_SMP=y\n")
+            write(os.path.join(bd, "linux"), FAKE_UML)
+            os.chmod(os.path.join(bd, "linux"), 0o755)
+            from zsgate import build
+            self.assertEqual(build.stamp_ok(t, bd, "um", f"kunit-um-{rev}")["status"], "ok")
+            self.trees[rev] = t
+        self.out = os.path.join(d, "out")
+        self.cache = os.path.join(d, "cache")
+        self.env = dict(os.environ, ZSGATE_CACHE=self.cache, FAKE_PIDS=self.pids)
+
+    def tearDown(self):
+        for p in self.vm_pids():
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.tmp.cleanup()
+
+    def vm_pids(self):
+        try:
+            with open(self.pids) as f:
+                return [int(x) for x in f.read().split()]
+        except FileNotFoundError:
+            return []
+
+    def wait_booted(self, p, n=1):
+        end = time.time() + 20
+        while len(self.vm_pids()) < n:
+            self.assertIsNone(p.poll(), "ended before the VM started")
+            self.assertLess(time.time(), end, "the fake VM never started")
+            time.sleep(0.05)
+
+    def assert_vms_gone(self, within=3.0):
+        end = time.time() + within
+        while time.time() < end and any(os.path.exists(f"/proc/{p}") and comm(p) == "sleep"
+                                        for p in self.vm_pids()):
+            time.sleep(0.05)
+        left = [p for p in self.vm_pids() if os.path.exists(f"/proc/{p}") and comm(p) == "sleep"]
+        self.assertEqual(left, [], "the VM outlived its runner")
+
+    def vm(self):
+        return subprocess.Popen([os.path.join(CI, "vm"), "--tree", self.trees["patched"], "--arch", "um",
+                                 "--out", self.out, "--name", "vm-um-patched", "--bin", self.out],
+                                env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def test_kill_9_of_ci_vm_ends_its_vm(self):
+        p = self.vm()
+        self.wait_booted(p)
+        p.kill()
+        p.wait()
+        self.assert_vms_gone()
+
+    def test_sigterm_of_ci_vm_ends_its_vm_and_removes_its_scratch(self):
+        p = self.vm()
+        self.wait_booted(p)
+        p.terminate()
+        self.assertEqual(p.wait(timeout=10), 128 + signal.SIGTERM)
+        self.assert_vms_gone()
+        self.assertEqual([n for n in os.listdir(os.path.join(self.cache, "vm")) if n.startswith(("run-", "img-"))], [])
+
+    def test_sigterm_of_ci_ab_boots_no_further_round(self):
+        p = subprocess.Popen([os.path.join(CI, "ab"), "--base", self.trees["base"], "--patched",
+                              self.trees["patched"], "--out", self.out, "--arch", "um", "--rounds", "3",
+                              "--bin", self.out], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.wait_booted(p)
+        p.terminate()
+        self.assertEqual(p.wait(timeout=10), 128 + signal.SIGTERM)
+        self.assert_vms_gone()
+        time.sleep(1)  # what an orphaned ci/ab would do meanwhile: boot the next round
+        self.assertEqual(len(self.vm_pids()), 1, "ci/ab booted another VM after SIGTERM")
