@@ -35,6 +35,33 @@ die() {
 	exit 1
 }
 
+# zs_need_space DIR MB WHAT: die with one line naming DIR, its free space and MB, before
+# WHAT writes there (a full disk mid-way fails in ways that look like other faults: a
+# compiler error, a traceback). DIR need not exist yet. ZSGATE_NEED_SCALE (percent, default
+# 100) scales every figure, e.g. 0 to skip the checks.
+zs_need_space() {
+	local dir=$1 mb=$2 what=$3 have mnt
+	mb=$(( mb * ${ZSGATE_NEED_SCALE:-100} / 100 ))
+	while [ ! -d "$dir" ]; do dir=$(dirname "$dir"); done
+	read -r have mnt < <(df -Pk "$dir" 2>/dev/null | awk 'NR == 2 {print int($4 / 1024), $6}')
+	[ -n "$have" ] || return 0
+	[ "$have" -ge "$mb" ] ||
+		die "not enough space for $what: $1 is on $mnt, which has $have MB free; this needs about $mb MB — free space there or set ZSGATE_CACHE=<dir on a bigger disk>"
+}
+
+# zs_die_write TMP MSG: a write into the scratch dir TMP failed: remove TMP (half-done,
+# never used) and die; when the file system is full, say so and how full.
+zs_die_write() {
+	local tmp=$1 msg=$2 have mnt dir=$1
+	while [ ! -d "$dir" ]; do dir=$(dirname "$dir"); done
+	read -r have mnt < <(df -Pk "$dir" 2>/dev/null | awk 'NR == 2 {print int($4 / 1024), $6}')
+	rm -rf "$tmp"
+	if [[ $msg == *"No space left on device"* ]] || [ "${have:-1}" -lt 1 ]; then
+		die "no space left on $mnt (for $tmp): $msg — removed the half-written $tmp; free space there or set ZSGATE_CACHE=<dir on a bigger disk>"
+	fi
+	die "$msg (removed the half-written $tmp)"
+}
+
 # Run a long command, printing a heartbeat line every minute while it runs.
 run_with_progress() {
 	local what=$1; shift

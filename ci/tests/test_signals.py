@@ -44,9 +44,10 @@ STEPS = {
     "source": '"$FAKE_DIR/fake-block" source\nprintf \'KSRC=%s\\nKVERSION=7.3.0\\nKPKG=fake\\nPART_A=true\\n\' "$FAKE_DIR/src"\n',
     "tree": 'while [ $# -gt 0 ]; do case $1 in --name) n=$2; shift 2 ;; *) shift ;; esac; done\n'
             '"$FAKE_DIR/fake-block" tree\n'
-            'mkdir -p "$FAKE_DIR/work/$n"\nprintf \'TREE=%s\\nSERIES_ID=fake\\nPART_B=true\\n\' "$FAKE_DIR/work/$n"\n',
+            'mkdir -p "$ZSGATE_CACHE/work/$n"\nprintf \'TREE=%s\\nSERIES_ID=fake\\nPART_B=true\\n\' "$ZSGATE_CACHE/work/$n"\n',
     "kunit": 'while [ $# -gt 0 ]; do case $1 in --out) o=$2; shift 2 ;; --name) n=$2; shift 2 ;; *) shift ;; esac; done\n'
              'flock "$ZSGATE_BUILD_LOCK" "$FAKE_DIR/fake-block" kunit\n'
+             '[ -z "${FAKE_ENOSPC:-}" ] || { echo "ld: final link failed: No space left on device" >"$o/$n.build.log"; exit 3; }\n'
              'echo \'{"name": "zsmalloc", "test_cases": [{"name": "t", "status": "PASS"}]}\' >"$o/$n.json"\n',
     "vm": 'while [ $# -gt 0 ]; do case $1 in --out) o=$2; shift 2 ;; --name) n=$2; shift 2 ;; *) shift ;; esac; done\n'
           '"$FAKE_DIR/fake-block" vm\n'
@@ -97,7 +98,8 @@ def comm(pid: int) -> str:
         return "?"
 
 
-class GateSignalTest(unittest.TestCase):
+class FakeGate(unittest.TestCase):
+    """The real ci/gate in a stand-in root whose steps are fakes (see the module doc)."""
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory(prefix="zsgate-signals-")
@@ -126,7 +128,7 @@ class GateSignalTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.tmp.cleanup()
 
-    def start(self, block: str):
+    def start(self, block: str, **extra):
         self.marker = f"FAKE_FAULTS_{uuid.uuid4().hex}=1"
         for f in ("pids", "ready"):
             try:
@@ -137,7 +139,7 @@ class GateSignalTest(unittest.TestCase):
                    ZSGATE_CACHE=os.path.join(self.root, "cache"), OUT=os.path.join(self.root, "out"),
                    ZSGATE_BUILD_LOCK=os.path.join(self.root, "build.lock"), ARCHS="um",
                    SERIES=os.path.join(self.root, "series"), ZSGATE_GUARD_GRACE="1",
-                   **{self.marker.split("=")[0]: "1"})
+                   **{self.marker.split("=")[0]: "1"}, **extra)
         env.pop("MAKELEVEL", None)
         env.pop("ZSGATE_GUARDED", None)
         # its own session: the test sends "Ctrl-C" to make's process group
@@ -162,6 +164,11 @@ class GateSignalTest(unittest.TestCase):
             time.sleep(0.05)
         time.sleep(0.3)  # the loop has started a few children
 
+    def latest(self):
+        return os.path.realpath(os.path.join(self.root, "out", "latest"))
+
+
+class GateSignalTest(FakeGate):
     def guard_pid(self) -> int:
         kids = children(self.make.pid)
         self.assertEqual(len(kids), 1, kids)
@@ -201,9 +208,6 @@ class GateSignalTest(unittest.TestCase):
                     fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
                     self.fail(f"{lock} is still held")
-
-    def latest(self):
-        return os.path.realpath(os.path.join(self.root, "out", "latest"))
 
     def assert_run_not_a_verdict(self, marker_text: str):
         run = self.latest()
@@ -260,7 +264,7 @@ class GateSignalTest(unittest.TestCase):
         self.assert_next_gate_works()
 
     def test_kill_make_during_build(self):
-        self.interrupt("kunit", "KILL make", "the gate was interrupted: interrupted by SIGTERM")
+        self.interrupt("kunit", "KILL make", "the gate stopped before its summary: interrupted by SIGTERM")
         self.assert_next_gate_works()
 
     def test_kill_gate_during_vm(self):
@@ -300,6 +304,50 @@ class GateSignalTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+@unittest.skipUnless(os.geteuid() == 0, "needs root (mounts a small tmpfs as ZSGATE_CACHE)")
+class GateDiskTest(FakeGate):
+    """A full disk stops the gate with one line naming the place and the space; nothing of
+    the run is judged (no verdict line, no further step), the run dir says why."""
+
+    def setUp(self):
+        self.cache = os.path.join(self.root, "cache")
+        os.makedirs(self.cache, exist_ok=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=120m", "zsgate-gatedisk", self.cache], check=True)
+
+    def tearDown(self):
+        subprocess.run(["umount", "-l", self.cache], check=False)
+        super().tearDown()
+
+    def gate(self, **extra):
+        m = self.start("", **extra)
+        out, _ = m.communicate(timeout=60)
+        return m.returncode, out.decode(errors="replace")
+
+    def assert_stopped(self, rc, out, why):
+        self.assertEqual(rc, 2, out)  # make: the gate exited 1
+        self.assertIn(why, out)
+        self.assertNotIn("verdict:", out)
+        self.assertNotIn("step vm", out)
+        run = self.latest()
+        with open(os.path.join(run, "gate.interrupted")) as f:
+            self.assertIn("stopped: " + why, f.read())
+        r = subprocess.run([os.path.join(CI, "summary"), run], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("problem: the gate stopped before its summary: stopped: " + why, r.stdout)
+
+    def test_no_room_for_a_build(self):
+        rc, out = self.gate()
+        self.assertRegex(out, f"not enough space for building kunit-um-base: {self.cache}/work/base/.kunit-um "
+                              f"is on {self.cache}, which has 1[12][0-9] MB free; this needs about 150 MB")
+        self.assert_stopped(rc, out, "not enough space for building kunit-um-base: ")
+
+    def test_disk_filled_during_a_build(self):
+        rc, out = self.gate(FAKE_ENOSPC="1", ZSGATE_NEED_SCALE="0")
+        self.assert_stopped(rc, out, "the disk filled up during kunit-um-base")
+        self.assertIn("ld: final link failed: No space left on device", out)
+        self.assertNotIn("step kunit: kunit-um-patched", out)
 
 
 FAKE_UML = """#!/bin/sh
