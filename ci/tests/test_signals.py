@@ -306,6 +306,30 @@ if __name__ == "__main__":
     unittest.main()
 
 
+class InterruptedSummaryTest(unittest.TestCase):
+    """ci/summary of a run the gate did not finish: the interruption, not a failed build."""
+
+    def test_half_build_is_not_a_build_failure(self):
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "meta.json"), "w") as f:
+                json.dump({"kernel": {"version": "7.3.0", "part_a": True, "package": "p", "path": "/k"},
+                           "series": None, "runs": [{"name": "kunit-x86_64-base", "arch": "x86_64",
+                                                     "revision": "base", "kind": "kunit"}]}, f)
+            with open(os.path.join(d, "kunit-x86_64-base.build.log"), "w") as f:
+                f.write("[01:00:00] Building KUnit Kernel ...\n  CC      mm/zsmalloc.o\n")
+            r = subprocess.run([os.path.join(CI, "summary"), d], capture_output=True, text=True)
+            self.assertIn("build failed", r.stdout)  # without a marker: judged as a failed build
+            with open(os.path.join(d, "gate.interrupted"), "w") as f:
+                f.write("interrupted by SIGTERM; last step: gate: step kunit: kunit-x86_64-base\n")
+            r = subprocess.run([os.path.join(CI, "summary"), d], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 1)
+            self.assertNotIn("build failed", r.stdout)
+            self.assertRegex(r.stdout, r"kunit-x86_64-base +not finished \(the gate stopped\)")
+            self.assertIn("problem: the gate stopped before its summary: interrupted by SIGTERM", r.stdout)
+            with open(os.path.join(d, "summary.json")) as f:
+                self.assertEqual(json.load(f)["build_failures"], [])
+
+
 @unittest.skipUnless(os.geteuid() == 0, "needs root (mounts a small tmpfs as ZSGATE_CACHE)")
 class GateDiskTest(FakeGate):
     """A full disk stops the gate with one line naming the place and the space; nothing of

@@ -286,6 +286,7 @@ def run(cmd: List[str]) -> int:
             _summary(run_dir)
         rc = 128 + got[0]
     else:
+        run_dir = None
         if rc < 0:  # the bash gate itself was killed
             run_dir = state.mark(f"the gate script was killed by {signal.Signals(-rc).name}")
             log(f"the gate script was killed by {signal.Signals(-rc).name}"
@@ -294,6 +295,8 @@ def run(cmd: List[str]) -> int:
         names = sweep(tag, exclude=[w])
         if names:
             log(f"the gate left {describe(names)} running: ended them")
+        if run_dir:
+            _summary(run_dir)
     with open(spath, "a", encoding="utf-8") as f:
         f.write("done\n")
     return rc
