@@ -122,13 +122,16 @@ class FakeGate(unittest.TestCase):
             f.write(BLOCK)
         os.chmod(os.path.join(t, "fake/fake-block"), 0o755)
         with open(os.path.join(t, "Makefile"), "w") as f:
-            f.write("gate:\n\tci/gate\n")
+            f.write("gate:\n\tci/gate\ncheck:\n\tci/check\n")
+        with open(os.path.join(t, "ci", "check"), "w") as f:  # like ci/check: the gate, then more
+            f.write("#!/bin/bash\nci/gate\necho 'stage 4: went on after the gate'\n")
+        os.chmod(os.path.join(t, "ci", "check"), 0o755)
 
     @classmethod
     def tearDownClass(cls):
         cls.tmp.cleanup()
 
-    def start(self, block: str, **extra):
+    def start(self, block: str, target: str = "gate", **extra):
         self.marker = f"FAKE_FAULTS_{uuid.uuid4().hex}=1"
         for f in ("pids", "ready"):
             try:
@@ -143,7 +146,7 @@ class FakeGate(unittest.TestCase):
         env.pop("MAKELEVEL", None)
         env.pop("ZSGATE_GUARDED", None)
         # its own session: the test sends "Ctrl-C" to make's process group
-        self.make = subprocess.Popen(["make", "-s", "gate"], cwd=self.root, env=env,
+        self.make = subprocess.Popen(["make", "-s", target], cwd=self.root, env=env,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         return self.make
@@ -172,6 +175,8 @@ class GateSignalTest(FakeGate):
     def guard_pid(self) -> int:
         kids = children(self.make.pid)
         self.assertEqual(len(kids), 1, kids)
+        if comm(kids[0]) == "check":  # make check: the guard is ci/check's child
+            kids = children(kids[0])
         return kids[0]
 
     def bash_gate_pid(self) -> int:
@@ -231,8 +236,8 @@ class GateSignalTest(FakeGate):
         self.assertFalse(os.path.exists(os.path.join(run, "gate.interrupted")))
         self.assertEqual(alive_marked(self.marker), [])
 
-    def interrupt(self, block: str, how: str, want_marker: str = None):
-        m = self.start(block)
+    def interrupt(self, block: str, how: str, want_marker: str = None, target: str = "gate"):
+        m = self.start(block, target)
         self.wait_ready()
         guard = self.guard_pid()
         t0 = time.time()
@@ -276,6 +281,11 @@ class GateSignalTest(FakeGate):
         out, _ = self.interrupt("ab", "TERM make", "interrupted by SIGTERM; last step: gate: step ab: base vs patched")
         self.assertIn("verdict: FAIL", out)
         self.assert_next_gate_works()
+
+    def test_ctrl_c_of_make_check_stops_check_too(self):
+        # the guard dies of the signal, so the calling shell does not go on to its next stage
+        out, _ = self.interrupt("vm", "INT group", "interrupted by SIGINT", target="check")
+        self.assertNotIn("went on after the gate", out)
 
     def test_term_bash_gate_during_build(self):
         self.interrupt("kunit", "TERM bash gate", "the gate script was killed by SIGTERM")

@@ -20,7 +20,7 @@ When the guard sweeps:
 - SIGTERM, SIGINT or SIGHUP to the guard (make forwards SIGTERM to it; Ctrl-C reaches it
   through the terminal's process group; the bash gate runs in a process group of its own):
   the run is marked interrupted (RUN_DIR/gate.interrupted), everything is swept, the guard
-  exits 128 + the signal.
+  dies of the same signal (so a calling shell, e.g. ci/check, stops too).
 - its parent dies (kill -9 of make): under make (MAKELEVEL is set) or with
   ZSGATE_FOLLOW_PARENT=1 the guard asks PR_SET_PDEATHSIG for SIGTERM, so that is the case
   above. Started by hand from a shell (nohup ci/gate &) it outlives the shell.
@@ -299,6 +299,11 @@ def run(cmd: List[str]) -> int:
             _summary(run_dir)
     with open(spath, "a", encoding="utf-8") as f:
         f.write("done\n")
+    if got:  # die of the signal, as a shell expects of its child (bash ci/check stops too)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        signal.signal(got[0], signal.SIG_DFL)
+        os.kill(me, got[0])
     return rc
 
 
