@@ -7,6 +7,7 @@ download or unpack is redone; a full disk is one line naming the place and the s
 Packages and Release (dpkg-scanpackages, apt-ftparchive), unsigned (ZSGATE_APT_TRUSTED=1).
 """
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -24,8 +25,9 @@ def sh(cmd, **kw):
     return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
 
 
-def make_archive(root: str, big_mb: int = 0) -> str:
-    """A Debian archive at root/repo holding PKG VER; returns its copy:// URI."""
+def make_archive(root: str, big_mb: int = 0, index_size: int = 0) -> str:
+    """A Debian archive at root/repo holding PKG VER; returns its copy:// URI. index_size:
+    the Size the index gives for the .deb (a download check refuses before fetching)."""
     k = os.path.join(root, "k")
     fakesrc.make(os.path.join(k, "linux-source-7.3"))
     if big_mb:  # compresses to nothing, unpacks to big_mb
@@ -45,6 +47,8 @@ def make_archive(root: str, big_mb: int = 0) -> str:
         d = os.path.join(repo, "dists", suite, "main/binary-amd64")
         os.makedirs(d)
         pk = sh(["dpkg-scanpackages", "-m", "pool", "/dev/null"], cwd=repo).stdout if has else ""
+        if index_size:
+            pk = re.sub(r"(?m)^Size: \d+$", f"Size: {index_size}", pk)
         with open(os.path.join(d, "Packages"), "w") as f:
             f.write(pk)
         rel = sh(["apt-ftparchive", "-o", f"APT::FTPArchive::Release::Suite={suite}",
@@ -200,18 +204,26 @@ class FullDiskTest(unittest.TestCase):
         e = dict(os.environ, ZSGATE_CACHE=self.mnt, ZSGATE_MIRROR=mirror, ZSGATE_APT_TRUSTED="1", **env)
         return subprocess.run([os.path.join(CI, "source")], env=e, capture_output=True, text=True)
 
-    def test_no_room_for_the_download(self):
+    def test_no_room_for_the_index(self):
         mirror = make_archive(os.path.join(self.tmp.name, "a"))
         self.mount("1m")
         r = self.run_source(mirror)
         self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("zsgate: source: not enough space for the archive's index (apt-get update): "
+                      f"{self.mnt}/apt/lists is on {self.mnt}, which has 0 MB free; this needs about 60 MB", r.stderr)
+
+    def test_no_room_for_the_download(self):
+        mirror = make_archive(os.path.join(self.tmp.name, "a"), index_size=500 << 20)
+        self.mount("80m")
+        r = self.run_source(mirror)
+        self.assertEqual(r.returncode, 1, r.stderr)
         self.assertRegex(r.stderr, r"zsgate: source: not enough space for downloading " + DEB.replace("~", ".")
-                         + f": {self.mnt}/apt/archives is on {self.mnt}, which has 0 MB free; this needs about 20 MB")
+                         + f": {self.mnt}/apt/archives is on {self.mnt}, which has \\d+ MB free; this needs about 520 MB")
         self.assertFalse(os.path.exists(os.path.join(self.mnt, "apt/archives", DEB)))
 
     def test_no_room_for_the_unpack(self):
         mirror = make_archive(os.path.join(self.tmp.name, "a"))
-        self.mount("40m")  # the download fits (20 MB wanted), the tree's estimate (100 MB) does not
+        self.mount("90m")  # the index (60 MB) and the download (20 MB) fit, the tree's estimate (100 MB) does not
         r = self.run_source(mirror)
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertRegex(r.stderr, r"not enough space for unpacking " + DEB.replace("~", ".")
@@ -221,7 +233,7 @@ class FullDiskTest(unittest.TestCase):
     def test_disk_full_during_the_unpack_leaves_no_half_tree(self):
         mirror = make_archive(os.path.join(self.tmp.name, "b"), big_mb=30)  # 30 MB of zeros, a tiny .deb
         self.mount("24m")
-        r = self.run_source(mirror, ZSGATE_NEED_SCALE="0")  # no estimate: the write itself fails
+        r = self.run_source(mirror, ZSGATE_NEED_SCALE="0")  # no estimates: the write itself fails
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn(f"zsgate: source: no space left on {self.mnt} (for {self.mnt}/src/", r.stderr)
         self.assertIn("tar -xf linux-source-7.3.tar.xz failed: tar: linux-source-7.3/big: ", r.stderr)
