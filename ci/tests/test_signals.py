@@ -16,6 +16,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -314,6 +315,41 @@ class GateSignalTest(FakeGate):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+PARENT = r"""
+import signal, subprocess, sys
+def bye(sig, _):
+    sys.exit(143)  # like ci/ab: subprocess.run SIGKILLs its child on the way out
+signal.signal(signal.SIGTERM, bye)
+subprocess.run([sys.executable, "-c", sys.argv[1], sys.argv[2]])
+"""
+CHILD = r"""
+import os, signal, sys, time
+def bye(sig, _):
+    time.sleep(0.3)  # like ci/vm: removing its scratch dirs takes a moment
+    open(sys.argv[1], "w").write("cleaned up")
+    sys.exit(143)
+signal.signal(signal.SIGTERM, bye)
+open(sys.argv[1] + ".ready", "w").close()
+time.sleep(300)
+"""
+
+
+class GuardSweepTest(unittest.TestCase):
+    def test_children_clean_up_before_their_parents_go_on(self):
+        with tempfile.TemporaryDirectory() as d:
+            tag = "ZSGATE_GUARD_TEST_" + uuid.uuid4().hex
+            done = os.path.join(d, "done")
+            p = subprocess.Popen([sys.executable, "-c", PARENT, CHILD, done], env=dict(os.environ, **{tag: "1"}))
+            end = time.time() + 10
+            while not os.path.exists(done + ".ready") and time.time() < end:
+                time.sleep(0.05)
+            names = guard.sweep(tag, grace=3)
+            p.wait(timeout=5)
+            self.assertEqual(sum(names.values()), 2, names)
+            self.assertTrue(os.path.exists(done), "the child was killed before it could clean up")
+            self.assertEqual(guard.tagged(tag), [])
 
 
 class InterruptedSummaryTest(unittest.TestCase):

@@ -111,8 +111,15 @@ def sweep(tag: str, exclude: Iterable[int] = (), grace: float = GRACE) -> Dict[s
     if not stopped:
         return names
     _signal(stopped, signal.SIGTERM)
-    _signal(stopped, signal.SIGCONT)
+    # continue the deepest first, their parents when they are gone (or after 0.5 s): a child
+    # cleans up (ci/vm removes its scratch dirs) before its parent can SIGKILL it on its own
+    # way out (ci/ab's subprocess.run does)
     deadline = time.time() + grace
+    for level in _levels(stopped):
+        _signal(level, signal.SIGCONT)
+        end = min(deadline, time.time() + 0.5)
+        while time.time() < end and any(_alive(p) for p in level):
+            time.sleep(0.02)
     while time.time() < deadline:
         left = targets(tag, exclude)
         if not left:
@@ -127,6 +134,30 @@ def sweep(tag: str, exclude: Iterable[int] = (), grace: float = GRACE) -> Dict[s
         _signal(left, signal.SIGKILL)
         time.sleep(0.05)
     return names
+
+
+def _ppid(pid: int) -> Optional[int]:
+    st = _read(f"/proc/{pid}/stat")
+    try:
+        return int(st[st.rindex(b")") + 2:].split()[1]) if st else None
+    except (ValueError, IndexError):
+        return None
+
+
+def _levels(pids: Set[int]) -> List[List[int]]:
+    """`pids` by depth in their own process tree, the deepest first."""
+    parent = {p: _ppid(p) for p in pids}
+    depth: Dict[int, int] = {}
+
+    def d(p: int, seen: int = 0) -> int:
+        if p not in depth:
+            q = parent.get(p)
+            depth[p] = d(q, seen + 1) + 1 if q in parent and seen < 64 else 0
+        return depth[p]
+    by: Dict[int, List[int]] = {}
+    for p in pids:
+        by.setdefault(d(p), []).append(p)
+    return [by[k] for k in sorted(by, reverse=True)]
 
 
 def describe(names: Dict[str, int]) -> str:
