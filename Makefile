@@ -23,6 +23,7 @@ help:
 	@echo '  kunit          KUnit only, for ARCHS x (base, patched); DEBUG=1 for KASAN/lockdep'
 	@echo '  test-tools     unit tests of the ci/ tooling (seconds, no kernel build)'
 	@echo '  selftests      zram_free/zswap_free kselftests on the running kernel (root)'
+	@echo '  selftests-faults  the same, killed at each phase: the host must be put back (root)'
 	@echo '  kselftest-tar  a run_kselftest.sh tarball with both collections, into OUT'
 	@echo '  export         the tests as a git format-patch series for the kernel (KDIR or linux-source-7.3):'
 	@echo '                 KUnit suite + glue + kunitconfig, the two kselftest collections; checkpatch'
@@ -59,6 +60,10 @@ test-tools:
 
 selftests:
 	OUT=$(OUT)/selftests-host ci/selftests $(if $(QUICK),--quick)
+
+.PHONY: selftests-faults
+selftests-faults:
+	OUT=$(OUT)/selftests-faults ci/selftests-faults
 
 kselftest-tar:
 	OUT=$(OUT) ci/kselftest-tar

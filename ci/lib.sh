@@ -14,14 +14,52 @@ _zs_elapsed() {
 	printf '%02d:%02d' $((s / 60)) $((s % 60))
 }
 
-# Progress goes to stderr so stdout stays machine-readable.
+# Progress goes to stderr so stdout stays machine-readable. Under the gate's guard
+# (zs_guard) the last line is also kept for it: an interrupted run says what it was doing.
 log() {
 	printf '[%s] %s: %s\n' "$(_zs_elapsed)" "$ZSGATE_STEP" "$*" >&2
+	[ -z "${ZSGATE_GUARD_STATE:-}" ] ||
+		printf '%s: %s\n' "$ZSGATE_STEP" "$*" >"$ZSGATE_GUARD_STATE.last" 2>/dev/null || true
+}
+
+# zs_guard "$@" (first thing in ci/gate): run this script under ci/zsgate/guard.py, which
+# ends every process the script starts when the script ends or is interrupted (SIGINT,
+# SIGTERM, SIGHUP, kill -9 of it or of make), so no step, build or VM outlives the gate.
+zs_guard() {
+	[ "${ZSGATE_GUARDED:-}" = "$PPID" ] && return 0
+	exec python3 -I "$ZSGATE_ROOT/ci/zsgate/guard.py" run -- "$0" "$@"
 }
 
 die() {
 	printf 'zsgate: %s: %s\n' "$ZSGATE_STEP" "$*" >&2
 	exit 1
+}
+
+# zs_need_space DIR MB WHAT: die with one line naming DIR, its free space and MB, before
+# WHAT writes there (a full disk mid-way fails in ways that look like other faults: a
+# compiler error, a traceback). DIR need not exist yet. ZSGATE_NEED_SCALE (percent, default
+# 100) scales every figure, e.g. 0 to skip the checks.
+zs_need_space() {
+	local dir=$1 mb=$2 what=$3 have mnt
+	mb=$(( mb * ${ZSGATE_NEED_SCALE:-100} / 100 ))
+	while [ ! -d "$dir" ]; do dir=$(dirname "$dir"); done
+	read -r have mnt < <(df -Pk "$dir" 2>/dev/null | awk 'NR == 2 {print int($4 / 1024), $6}')
+	[ -n "$have" ] || return 0
+	[ "$have" -ge "$mb" ] ||
+		die "not enough space for $what: $1 is on $mnt, which has $have MB free; this needs about $mb MB — free space there or set ZSGATE_CACHE=<dir on a bigger disk>"
+}
+
+# zs_die_write TMP MSG: a write into the scratch dir TMP failed: remove TMP (half-done,
+# never used) and die; when the file system is full, say so and how full.
+zs_die_write() {
+	local tmp=$1 msg=$2 have mnt dir=$1
+	while [ ! -d "$dir" ]; do dir=$(dirname "$dir"); done
+	read -r have mnt < <(df -Pk "$dir" 2>/dev/null | awk 'NR == 2 {print int($4 / 1024), $6}')
+	rm -rf "$tmp"
+	if [[ $msg == *"No space left on device"* ]] || [ "${have:-1}" -lt 1 ]; then
+		die "no space left on $mnt (for $tmp): $msg — removed the half-written $tmp; free space there or set ZSGATE_CACHE=<dir on a bigger disk>"
+	fi
+	die "$msg (removed the half-written $tmp)"
 }
 
 # Run a long command, printing a heartbeat line every minute while it runs.

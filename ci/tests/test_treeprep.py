@@ -1,8 +1,11 @@
 # SPDX-License-Identifier: GPL-2.0
 """ci/zsgate/treeprep.py: the source is never written; failed patches leave no trace."""
+import json
 import os
 import tempfile
 import unittest
+
+from zsgate import treeprep
 
 from zsgate.series import read_series
 from zsgate.treeprep import (KCONFIG_GLUE, TreeError, caps_header, detect_caps, glue_kconfig, glue_zsmalloc,
@@ -57,6 +60,40 @@ class TreePrepTest(unittest.TestCase):
         self.assertEqual(fakesrc.read(self.tree, "mm/a.c"), "one\ntwo\nthree\n")
         self.assertNotIn("#define ZSMALLOC_KUNIT_HAVE_DEFERRED", self.caps())
         self.assert_source_untouched()
+
+    def test_a_sync_cut_short_is_undone_by_the_next_prepare(self):
+        # SIGTERM (or a full disk) after the sync rewrote mm/a.c for series A, before the
+        # state said so: the next prepare, of base, must still put mm/a.c back
+        prepare(self.src, self.tree, None, self.kunit)
+        real = treeprep._replace
+
+        def cut(path, src):
+            real(path, src)
+            raise KeyboardInterrupt
+        treeprep._replace = cut
+        try:
+            with self.assertRaises(KeyboardInterrupt):
+                prepare(self.src, self.tree, self.series({"0001-a.patch": fakesrc.PATCH_A}), self.kunit)
+        finally:
+            treeprep._replace = real
+        self.assertEqual(fakesrc.read(self.tree, "mm/a.c"), "one\nTWO\nthree\n")
+        prepare(self.src, self.tree, None, self.kunit)
+        self.assertEqual(fakesrc.read(self.tree, "mm/a.c"), "one\ntwo\nthree\n")
+        self.assertNotIn("incomplete", json.loads(fakesrc.read(self.tree, treeprep.STATE)))
+
+    def test_a_source_unpacked_again_is_copied_again(self):
+        # ci/source found its unpacked source damaged and unpacked it again: the work tree
+        # (hard links to the old, damaged files) must not be kept
+        prepare(self.src, self.tree, None, self.kunit)
+        with open(os.path.join(self.src, "mm/Makefile"), "r+") as f:
+            f.write("damaged")  # in place: the tree's hard link sees it too
+        self.assertIn("damaged", fakesrc.read(self.tree, "mm/Makefile"))
+        os.rename(self.src, self.src + ".old")
+        fakesrc.make(self.src)
+        prepare(self.src, self.tree, None, self.kunit)
+        self.assertEqual(fakesrc.read(self.tree, "mm/Makefile"), fakesrc.FILES["mm/Makefile"])
+        self.assertEqual(os.stat(os.path.join(self.tree, "mm/Makefile")).st_ino,
+                         os.stat(os.path.join(self.src, "mm/Makefile")).st_ino)
 
     def test_untouched_files_stay_hard_links(self):
         prepare(self.src, self.tree, self.series({"0001-a.patch": fakesrc.PATCH_A}), self.kunit)

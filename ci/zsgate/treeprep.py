@@ -158,17 +158,45 @@ class TreeError(Exception):
     """The tree cannot be prepared; the message names the cause."""
 
 
-def _copy_source(ksrc: str, dest: str) -> None:
+def _copy_source(ksrc: str, dest: str) -> bool:
+    """Copy ksrc to dest (a temporary name, then rename); True when by hard links."""
     tmp = dest + ".tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(os.path.dirname(dest), exist_ok=True)
     r = subprocess.run(["cp", "-al", ksrc, tmp], capture_output=True, text=True)
-    if r.returncode != 0:  # another file system: a real copy
+    linked = r.returncode == 0
+    if not linked:  # another file system: a real copy
         shutil.rmtree(tmp, ignore_errors=True)
         r = subprocess.run(["cp", "-a", ksrc, tmp], capture_output=True, text=True)
         if r.returncode != 0:
             raise TreeError(f"cannot copy {ksrc}: {r.stderr.strip()}")
     os.rename(tmp, dest)
+    return linked
+
+
+# files a hard-linked work tree shares with its source as long as that source is the one
+# it was copied from (a series could touch any one of them: the first untouched one counts)
+LINK_PROBES = ["Makefile", "COPYING", "README", "MAINTAINERS", "Kconfig"]
+
+
+def _relinked(ksrc: str, tree: str, touched: List[str]) -> bool:
+    """False when the tree was hard-linked from ksrc but ksrc has been replaced since (e.g.
+    unpacked again after ci/source found it damaged): the tree still holds the old files."""
+    for f in LINK_PROBES:
+        if f in touched:
+            continue
+        try:
+            return os.stat(os.path.join(ksrc, f)).st_ino == os.stat(os.path.join(tree, f)).st_ino
+        except FileNotFoundError:
+            continue
+    return True
+
+
+def _write_state(path: str, state: Dict) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(state, f, indent=1)
+    os.replace(tmp, path)
 
 
 def _replace(path: str, src: Optional[str]) -> None:
@@ -257,9 +285,14 @@ def prepare(ksrc: str, tree: str, series: Optional[Series], kunit_dir: str) -> D
     if os.path.exists(state_path):
         with open(state_path, encoding="utf-8") as f:
             old = json.load(f)
+    if old and "linked" not in old:  # a state of before "linked": tell by the inodes now
+        old["linked"] = _relinked(ksrc, tree, old.get("touched", []))
+    if old.get("linked") and not _relinked(ksrc, tree, old.get("touched", [])):
+        old = {}  # the source was replaced since this tree was copied from it: copy again
+    linked = old.get("linked", False)
     if old.get("ksrc") != ksrc or not os.path.isdir(tree):
         shutil.rmtree(tree, ignore_errors=True)
-        _copy_source(ksrc, tree)
+        linked = _copy_source(ksrc, tree)
         old = {}
 
     with tempfile.TemporaryDirectory(prefix="zsgate-mini-") as mini:
@@ -279,7 +312,12 @@ def prepare(ksrc: str, tree: str, series: Optional[Series], kunit_dir: str) -> D
         new_touched = sorted(set(touched) | set(glued))
 
         # Sync: what the mini tree says for files it touched; the source for the rest.
-        for f in sorted(set(new_touched) | set(old.get("touched", []))):
+        # First a state naming every file the sync may change: a sync cut short (a signal,
+        # a full disk) leaves a tree whose next prepare() looks at all of them again, and
+        # whose tree key (build.py) matches no build stamp.
+        sync = sorted(set(new_touched) | set(old.get("touched", [])))
+        _write_state(state_path, {"ksrc": ksrc, "linked": linked, "touched": sync, "incomplete": True})
+        for f in sync:
             if f in new_touched:
                 m = os.path.join(mini, f)
                 want = m if os.path.isfile(m) else None
@@ -292,6 +330,7 @@ def prepare(ksrc: str, tree: str, series: Optional[Series], kunit_dir: str) -> D
 
     state = {
         "ksrc": ksrc,
+        "linked": linked,
         "touched": new_touched,
         "series": None if series is None else {
             "kind": series.kind, "path": os.path.realpath(series.path), "id": series.ident,
@@ -300,8 +339,5 @@ def prepare(ksrc: str, tree: str, series: Optional[Series], kunit_dir: str) -> D
         "caps": det["caps"],
         "caps_notes": det["notes"],
     }
-    tmp = state_path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(state, f, indent=1)
-    os.replace(tmp, state_path)
+    _write_state(state_path, state)
     return state

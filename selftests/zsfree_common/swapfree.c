@@ -36,6 +36,7 @@
 
 struct zsf_env zsf_env;
 static long pagesz;
+static struct zsf_ctx *zsf_current;	/* the setup zsf_fault() acts on */
 
 static void pg_init(void)
 {
@@ -955,7 +956,25 @@ int zsf_setup(struct zsf_ctx *c, enum zsf_backend be, int flags, char *why, size
 	}
 	c->base_slots = zsf_swap_used_pages(c);
 	caps_print_once(c);
+	zsf_current = c;
+	zsf_fault("setup");
 	return 0;
+}
+
+void zsf_fault(const char *phase)
+{
+	const char *v = getenv("ZSGATE_FAULT");
+	size_t n = strlen(phase);
+
+	if (!v || strncmp(v, phase, n) || (v[n] && v[n] != ','))
+		return;
+	if (strstr(v + n, ",guardian") && zsf_current && zsf_current->guard_pid > 0) {
+		kill(zsf_current->guard_pid, SIGKILL);
+		waitpid(zsf_current->guard_pid, NULL, 0);
+	}
+	printf("# zsgate: fault %s: SIGKILL\n", v);
+	fflush(NULL);
+	raise(SIGKILL);
 }
 
 int zsf_teardown(struct zsf_ctx *c)
@@ -965,6 +984,8 @@ int zsf_teardown(struct zsf_ctx *c)
 	if (!c->active)
 		return 0;
 	c->active = false;
+	if (zsf_current == c)
+		zsf_current = NULL;
 	if (c->kmsg_fd >= 0)
 		close(c->kmsg_fd);
 	close(c->guard_wfd);
@@ -1226,6 +1247,8 @@ long zsf_verify(const char *p, size_t bytes, uint32_t seed, size_t step)
 	if (!step)
 		step = 1;
 	for (size_t i = 0; i < bytes / pagesz; i += step) {
+		if (i >= bytes / pagesz / 2 && i < bytes / pagesz / 2 + step)
+			zsf_fault("verify");	/* half of it swapped back in */
 		fill_page(ref, seed, i);
 		if (memcmp(ref, p + i * pagesz, pagesz))
 			bad++;
@@ -1295,6 +1318,7 @@ long zsf_pageout(char *p, size_t bytes)
 			return -1;
 		s = zsf_count_swapped(p, bytes);
 	}
+	zsf_fault("pageout");
 	return s;
 }
 

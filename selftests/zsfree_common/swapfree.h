@@ -39,6 +39,9 @@
  *   ZSGATE_REPAIR=1       only repair what killed runs left behind, exit.
  *   ZSGATE_PAGEOUT=drain  drain all CPUs' LRU batches before MADV_PAGEOUT
  *                         (every page goes out; see zsf_pageout()).
+ *   ZSGATE_FAULT=phase[,guardian]  the test kills itself (SIGKILL) at a phase,
+ *                         the guardian first with ",guardian": tests the
+ *                         restore (ci/selftests-faults). See zsf_fault().
  *
  * Machine-readable figures: one line per figure on stdout,
  *   # zsgate: backend=<zram|zswap> case=<name> key=value ...
@@ -160,6 +163,15 @@ int zsf_setup(struct zsf_ctx *c, enum zsf_backend be, int swap_flags,
 #define ZSF_NO_DEFERRED_BUFFERS (1 << 30)
 /* Undo everything (through the guardian); returns 0 when all steps worked. */
 int zsf_teardown(struct zsf_ctx *c);
+/*
+ * Fault point: with ZSGATE_FAULT=<phase>[,guardian] the test process dies
+ * here by SIGKILL (after SIGKILL to the guardian of the current setup with
+ * ",guardian", so that only the next run's repair can put the host back).
+ * Phases: "setup" (every change made), "pageout" (pages in the pool),
+ * "verify" (reading them back), "release" (about to free them), "drain"
+ * (after the release, waiting for the pool to shrink).
+ */
+void zsf_fault(const char *phase);
 
 /* hot-add (or reuse) one more zram device of @disksize, not swap; -1 fails */
 int zsf_extra_zram(struct zsf_ctx *c, uint64_t disksize, char *why, size_t whylen);

@@ -85,6 +85,7 @@ static double zsf_check_clean(struct __test_metadata *_metadata,
 	uint64_t t0 = zsf_now_ns();
 	char caps[192] = "";
 
+	zsf_fault("drain");
 	ms = zsf_wait_baseline(c, ZSF_DEADLINE_MS, &s, &orphans);
 	if (orphans) {
 		TH_LOG(
@@ -197,6 +198,7 @@ TEST_F_TIMEOUT(munmap, latency, 300)
 		zsf_prepare(_metadata, p, bytes, 0x1000 + r);
 		have_kw &= zsf_kworker_cpu_ns(&k0);
 		c0 = zsf_thread_cpu_ns();
+		zsf_fault("release");
 		t0 = zsf_now_ns();
 		ASSERT_EQ(0, munmap(p, bytes));
 		t[r] = zsf_now_ns() - t0;
