@@ -146,6 +146,10 @@ class FakeGate(unittest.TestCase):
                    **{self.marker.split("=")[0]: "1"}, **extra)
         env.pop("MAKELEVEL", None)
         env.pop("ZSGATE_GUARDED", None)
+        # ci/check's lib.sh exports ZSGATE_ROOT: kept, the stand-in root's gate would run
+        # the real root's steps instead of the fakes
+        env.pop("ZSGATE_ROOT", None)
+        env.pop("ZSGATE_T0", None)
         # its own session: the test sends "Ctrl-C" to make's process group
         self.make = subprocess.Popen(["make", "-s", target], cwd=self.root, env=env,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
