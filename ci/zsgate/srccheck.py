@@ -22,13 +22,7 @@ import stat
 import sys
 from typing import Iterator, List, Tuple
 
-
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+from .build import file_sha256
 
 
 def _entry(root: str, rel: str, full: bool = True) -> Tuple[str, int, int, str]:
@@ -38,7 +32,7 @@ def _entry(root: str, rel: str, full: bool = True) -> Tuple[str, int, int, str]:
         return "l", st.st_size, st.st_mtime_ns, hashlib.sha256(os.readlink(p).encode()).hexdigest()
     if not stat.S_ISREG(st.st_mode):
         return "?", st.st_size, st.st_mtime_ns, "-"
-    return "f", st.st_size, st.st_mtime_ns, _sha256(p) if full else "-"
+    return "f", st.st_size, st.st_mtime_ns, file_sha256(p) if full else "-"
 
 
 def _walk(root: str) -> Iterator[str]:
