@@ -40,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from types import FrameType
 from typing import Dict, Iterable, List, Optional, Set
 
 PR_SET_PDEATHSIG = 1
@@ -53,9 +54,9 @@ def log(msg: str) -> None:
     print(f"[{s // 60:02d}:{s % 60:02d}] gate: {msg}", file=sys.stderr, flush=True)
 
 
-def _read(path: str, mode: str = "rb") -> Optional[bytes]:
+def _read(path: str) -> Optional[bytes]:
     try:
-        with open(path, mode) as f:
+        with open(path, "rb") as f:
             return f.read()
     except OSError:
         return None
@@ -175,7 +176,9 @@ def _pidfd(pid: int) -> Optional[int]:
 
 def _alive(pid: int) -> bool:
     st = _read(f"/proc/{pid}/stat")
-    return bool(st) and st[st.rindex(b")") + 2:st.rindex(b")") + 3] not in (b"Z", b"X")
+    if not st:
+        return False
+    return st[st.rindex(b")") + 2:st.rindex(b")") + 3] not in (b"Z", b"X")
 
 
 def _wait_gone(pid: int, timeout: Optional[float]) -> bool:
@@ -281,7 +284,7 @@ def run(cmd: List[str]) -> int:
     parent = os.getppid()
     got: List[int] = []
 
-    def on_signal(sig, _frame):
+    def on_signal(sig: int, _frame: Optional[FrameType]) -> None:
         if not got:
             got.append(sig)
             raise KeyboardInterrupt
