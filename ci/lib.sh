@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Shared shell helpers for the ci/ steps: paths, logging with elapsed time, errors.
-# Sourced, not run.
+# Sourced, not run. The Python steps take the same defaults from ci/zsgate/config.py
+# (ci/tests/test_config.py checks they agree).
 
 ZSGATE_ROOT=${ZSGATE_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 ZSGATE_CACHE=${ZSGATE_CACHE:-${HOME:-/root}/.cache/zsgate}

@@ -38,7 +38,6 @@ from .treeprep import (CAPS, CAPS_HEADER, GLUE_EDITS, caps_header, glue_kconfig,
 KUNITCONFIG = "mm/tests/zsmalloc.kunitconfig"
 SELFTESTS = "tools/testing/selftests"
 COMMON = "zsfree_common"
-COLLECTIONS = ("zram_free", "zswap_free")
 MAINTAINERS_SECTIONS = {
     "zsmalloc": "ZSMALLOC COMPRESSED SLAB MEMORY ALLOCATOR",
     "zram": "ZRAM COMPRESSED RAM BLOCK DEVICE DRVIER",   # sic, as MAINTAINERS spells it
