@@ -21,7 +21,7 @@ help:
 	@echo '  check          the project'"'"'s own tests: tooling unit tests, bad input, KUnit and VM'
 	@echo '                 kselftests (base + patched), host kselftests; no timing judgement'
 	@echo '  kunit          KUnit only, for ARCHS x (base, patched); DEBUG=1 for KASAN/lockdep'
-	@echo '  test-tools     unit tests of the ci/ tooling (seconds, no kernel build)'
+	@echo '  test-tools     unit tests of the ci/ tooling and mypy --strict ci/zsgate (seconds, no kernel build)'
 	@echo '  selftests      zram_free/zswap_free kselftests on the running kernel (root)'
 	@echo '  selftests-faults  the same, killed at each phase: the host must be put back (root)'
 	@echo '  kselftest-tar  a run_kselftest.sh tarball with both collections, into OUT'
@@ -57,6 +57,7 @@ check:
 
 test-tools:
 	python3 -m unittest discover -s ci/tests -t ci
+	/usr/bin/python3 -m mypy --strict ci/zsgate
 
 selftests:
 	OUT=$(OUT)/selftests-host ci/selftests $(if $(QUICK),--quick)

@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # Shared shell helpers for the ci/ steps: paths, logging with elapsed time, errors.
-# Sourced, not run.
+# Sourced, not run. The Python steps take the same defaults from ci/zsgate/config.py
+# (ci/tests/test_config.py checks they agree) and log through ci/zsgate/log.py, whose
+# lines and .last file are this log()'s (ci/tests/test_log.py).
 
 ZSGATE_ROOT=${ZSGATE_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 ZSGATE_CACHE=${ZSGATE_CACHE:-${HOME:-/root}/.cache/zsgate}

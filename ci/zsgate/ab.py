@@ -44,7 +44,7 @@ where they are stable (KVM, more cores).
 import math
 import random
 import statistics
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 MARGIN = 0.25
 POOLED_MARGIN = 0.05
@@ -61,16 +61,16 @@ EXTRA_KEYS = ("p10_us", "p90_us", "wall_us", "cpu_us", "kworker_us", "cpu_total_
 Key = Tuple[str, str, int, int]   # backend, case, size_mb, procs
 
 
-def case_key(fig: Dict) -> Optional[Key]:
+def case_key(fig: Dict[str, Any]) -> Optional[Key]:
     try:
         return (str(fig["backend"]), str(fig["case"]), int(fig.get("size_mb", 0)), int(fig.get("procs", 1)))
     except (KeyError, ValueError, TypeError):
         return None
 
 
-def collect(rounds: Iterable[Tuple[str, List[Dict]]]) -> Dict[Key, Dict[str, List[Dict]]]:
+def collect(rounds: Iterable[Tuple[str, List[Dict[str, Any]]]]) -> Dict[Key, Dict[str, List[Dict[str, Any]]]]:
     """[(revision, figures of one VM boot)] -> {case key: {revision: [figure per round]}}."""
-    out: Dict[Key, Dict[str, List[Dict]]] = {}
+    out: Dict[Key, Dict[str, List[Dict[str, Any]]]] = {}
     for rev, figs in rounds:
         for f in figs:
             k = case_key(f)
@@ -110,19 +110,19 @@ def quantile(xs: List[float], q: float) -> float:
     return ys[i] + (ys[j] - ys[i]) * (pos - i)
 
 
-def _summ(figs: List[Dict], key: str) -> Optional[float]:
+def _summ(figs: List[Dict[str, Any]], key: str) -> Optional[float]:
     xs = [float(f[key]) for f in figs if isinstance(f.get(key), (int, float)) and f[key] >= 0]
     return median(xs) if xs else None
 
 
-def analyze(cases: Dict[Key, Dict[str, List[Dict]]], margin: float = MARGIN,
-            a: str = "base", b: str = "patched", judge_concurrent: bool = False) -> List[Dict]:
+def analyze(cases: Dict[Key, Dict[str, List[Dict[str, Any]]]], margin: float = MARGIN,
+            a: str = "base", b: str = "patched", judge_concurrent: bool = False) -> List[Dict[str, Any]]:
     """One entry per case (the summary.json `ab` list)."""
     entries = []
     for k in sorted(cases, key=lambda k: (k[0], k[1], k[3], k[2])):
         backend, case, size, procs = k
         revs = cases[k]
-        e: Dict = {"backend": backend, "case": case, "size_mb": size, "procs": procs,
+        e: Dict[str, Any] = {"backend": backend, "case": case, "size_mb": size, "procs": procs,
                    "metric": "median_us",
                    "judged": case in JUDGED_CASES and (procs == 1 or judge_concurrent),
                    "rounds": {a: len(revs.get(a, [])), b: len(revs.get(b, []))}}
@@ -156,7 +156,7 @@ def analyze(cases: Dict[Key, Dict[str, List[Dict]]], margin: float = MARGIN,
     return entries
 
 
-def pooled(entries: List[Dict], margin: float = POOLED_MARGIN, judged: bool = True) -> List[Dict]:
+def pooled(entries: List[Dict[str, Any]], margin: float = POOLED_MARGIN, judged: bool = True) -> List[Dict[str, Any]]:
     """Per backend: the judged one-process cases together, paired by round (see above).
     judged=False (a busy host, host_warnings()): shown, never a regression."""
     out = []
@@ -180,29 +180,29 @@ def pooled(entries: List[Dict], margin: float = POOLED_MARGIN, judged: bool = Tr
     return out
 
 
-def pooled_label(p: Dict) -> str:
+def pooled_label(p: Dict[str, Any]) -> str:
     return f"{p['backend']} pooled ({len(p['cases'])} one-process cases, paired by round)"
 
 
 BUSY_CPUS = 0.25   # other processes' CPU (in CPUs) during a boot above which timings are noisy
 
 
-def host_warnings(runs: List[Dict], busy_cpus: float = BUSY_CPUS) -> List[str]:
+def host_warnings(runs: List[Dict[str, Any]], busy_cpus: float = BUSY_CPUS) -> List[str]:
     """A warning when other processes used more than @busy_cpus CPUs during any boot."""
     busy = [r for r in runs if (r.get("host_other_cpus") or 0) > busy_cpus]
     if not busy:
         return []
-    worst = max(busy, key=lambda r: r["host_other_cpus"])
+    worst = max(busy, key=lambda r: float(r["host_other_cpus"]))
     return [f"host busy during {len(busy)} of {len(runs)} boots (other processes used up to "
             f"{worst['host_other_cpus']:.2f} CPUs, in {worst['name']}): timings are noisy and a "
             "regression flagged here may be the load (docs/known-issues.md); rerun on a quiet machine"]
 
 
-def regressions(entries: List[Dict]) -> List[Dict]:
+def regressions(entries: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     return [e for e in entries if e.get("regression")]
 
 
-def case_label(e: Dict) -> str:
+def case_label(e: Dict[str, Any]) -> str:
     if e["case"] == "munmap":
         return f"{e['backend']} munmap {e['size_mb']} MB"
     return f"{e['backend']} {e['case']} {e['procs']}x{e['size_mb']} MB"

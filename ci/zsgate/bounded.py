@@ -25,7 +25,7 @@ import json
 import os
 import re
 import sys
-from typing import Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from .results import SPLAT
 
@@ -45,7 +45,7 @@ AB_TIMEOUT = 300
 OTHER_TIMEOUT = 1200
 
 
-def enabled(env=None) -> bool:
+def enabled(env: Optional[Mapping[str, str]] = None) -> bool:
     """The bounded mode is the default; ZSGATE_BOUNDED=0 turns it off."""
     return ((env if env is not None else os.environ).get("ZSGATE_BOUNDED") or "1") != "0"
 
@@ -98,7 +98,7 @@ KUNIT_NOT_A_CASE = {"Subtest", "module", "Totals"}
 KSFT_COLLECTION = re.compile(r"^# selftests: (\S+): ")
 KSFT_RUN = re.compile(r"^# #\s+RUN\s+(\S+)\s+\.\.\.")
 KSFT_RESULT = re.compile(r"^# (?:not )?ok \d+ (\S+)")
-KUNIT_TIMED_OUT = re.compile(r"timed out after [\d.]+ seconds")
+KUNIT_TIMED_OUT = re.compile(r"timed out after ([\d.]+) seconds")
 
 
 def _bare(line: str) -> str:
@@ -106,13 +106,15 @@ def _bare(line: str) -> str:
     return STAMP.sub("", line.rstrip("\r\n").lstrip("\r"))
 
 
-def running_case(lines: List[str], upto: int, kind: str):
+def running_case(lines: List[str], upto: int, kind: str) -> Tuple[Optional[str], int]:
     """(case, index of its first line) for the case running at line @upto, from the last
     case event before it. KUnit: a case's own diagnostic lines (the suite prints
     "# <case>: zsgate: case start" first) start or continue it, its "ok N <case>" ends it;
     kselftests: the harness's "#  RUN <test> ..." starts it, "ok N <test>" ends it, named
     <collection>.<test>. An ended case gives "after <case>"; no case at all (None, 0)."""
-    case, first, ended, col = None, 0, False, None
+    case: Optional[str] = None
+    col: Optional[str] = None
+    first, ended = 0, False
     for i, raw in enumerate(lines[:upto]):
         ln = _bare(raw)
         if kind == "vm":
@@ -142,7 +144,7 @@ def running_case(lines: List[str], upto: int, kind: str):
 
 
 def classify(console: Iterable[str], *, kind: str, complete: bool, timed_out: bool,
-             timeout: Optional[float] = None) -> Optional[Dict]:
+             timeout: Optional[float] = None) -> Optional[Dict[str, Any]]:
     """What ended a run that did not finish, from its console.
 
     Returns None for a run that finished (complete and not timed out), else
@@ -193,13 +195,13 @@ def kunit_complete(json_path: str) -> bool:
     except (OSError, ValueError):
         return False
 
-    def crashed(g: Dict) -> bool:
+    def crashed(g: Dict[str, Any]) -> bool:
         return any(c.get("status") == "ERROR" for c in g.get("test_cases", [])) or \
             any(crashed(s) for s in g.get("sub_groups", []))
     return not crashed(root) and bool(root.get("sub_groups") or root.get("test_cases"))
 
 
-def kunit_crash(run_dir: str, name: str) -> Optional[Dict]:
+def kunit_crash(run_dir: str, name: str) -> Optional[Dict[str, Any]]:
     """The crash of a KUnit run of ci/kunit (NAME.log, NAME.json, NAME.build.log), or
     None: it finished, or it never booted (a failed build is not a crash)."""
     console = _read_lines(os.path.join(run_dir, name + ".log"))
@@ -207,25 +209,26 @@ def kunit_crash(run_dir: str, name: str) -> Optional[Dict]:
     if console is None:
         return None
     m = next((KUNIT_TIMED_OUT.search(ln) for ln in blog if KUNIT_TIMED_OUT.search(ln)), None)
-    timeout = float(re.search(r"[\d.]+", m.group(0)).group(0)) if m else None
+    timeout = float(m.group(1)) if m else None
     return classify(console, kind="kunit", complete=kunit_complete(os.path.join(run_dir, name + ".json")),
                     timed_out=m is not None, timeout=timeout)
 
 
-def vm_crash(run_dir: str, name: str) -> Optional[Dict]:
+def vm_crash(run_dir: str, name: str) -> Optional[Dict[str, Any]]:
     """The crash ci/vm recorded in NAME.vm.json (None: finished, not run, or reused)."""
     try:
         with open(os.path.join(run_dir, name + ".vm.json"), encoding="utf-8") as f:
-            return json.load(f).get("crash")
+            crash: Optional[Dict[str, Any]] = json.load(f).get("crash")
+        return crash
     except (OSError, ValueError):
         return None
 
 
-def run_crash(run_dir: str, name: str, kind: str) -> Optional[Dict]:
+def run_crash(run_dir: str, name: str, kind: str) -> Optional[Dict[str, Any]]:
     return vm_crash(run_dir, name) if kind == "vm" else kunit_crash(run_dir, name)
 
 
-def crashed_kernels(run_dir: str, arch: str, suffix: str = "") -> Dict[str, Dict]:
+def crashed_kernels(run_dir: str, arch: str, suffix: str = "") -> Dict[str, Dict[str, Any]]:
     """revision -> {"run": name, **crash} for the kernels of @arch (build dir
     .kunit-<arch><suffix>) whose KUnit or VM run in RUN_DIR/meta.json crashed or timed out."""
     try:
@@ -233,7 +236,7 @@ def crashed_kernels(run_dir: str, arch: str, suffix: str = "") -> Dict[str, Dict
             meta = json.load(f)
     except (OSError, ValueError):
         return {}
-    out: Dict[str, Dict] = {}
+    out: Dict[str, Dict[str, Any]] = {}
     for r in meta.get("runs", []):
         kind, rev = r.get("kind"), r.get("revision")
         if kind not in ("kunit", "vm") or r.get("arch") != arch or rev in out:

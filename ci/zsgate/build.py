@@ -31,7 +31,7 @@ import os
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from .results import build_failure
 
@@ -93,15 +93,16 @@ def series_of(tree: str) -> str:
     return "none (base)" if not s else str(s.get("id"))
 
 
-def read_stamp(bdir: str) -> Optional[Dict]:
+def read_stamp(bdir: str) -> Optional[Dict[str, Any]]:
     try:
         with open(os.path.join(bdir, STAMP), encoding="utf-8") as f:
-            return json.load(f)
+            stamp: Dict[str, Any] = json.load(f)
+            return stamp
     except (OSError, ValueError):
         return None
 
 
-def _write(bdir: str, doc: Dict) -> None:
+def _write(bdir: str, doc: Dict[str, Any]) -> None:
     os.makedirs(bdir, exist_ok=True)
     p = os.path.join(bdir, STAMP)
     with open(p + ".tmp", "w", encoding="utf-8") as f:
@@ -117,7 +118,7 @@ def invalidate(bdir: str) -> None:
         pass
 
 
-def stamp_ok(tree: str, bdir: str, arch: str, name: str, before: Optional[str] = None) -> Dict:
+def stamp_ok(tree: str, bdir: str, arch: str, name: str, before: Optional[str] = None) -> Dict[str, Any]:
     """After a successful build. `before` is tree_key() taken before the build: if the
     tree changed meanwhile (another job prepared it), the image is of neither revision."""
     now = tree_key(tree)
@@ -135,7 +136,7 @@ def stamp_ok(tree: str, bdir: str, arch: str, name: str, before: Optional[str] =
     return doc
 
 
-def stamp_failed(tree: str, bdir: str, arch: str, name: str, error: str, log: str = "") -> Dict:
+def stamp_failed(tree: str, bdir: str, arch: str, name: str, error: str, log: str = "") -> Dict[str, Any]:
     doc = {"status": "failed", "name": name, "arch": arch, "series": series_of(tree),
            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "error": error, "log": log}
     _write(bdir, doc)
@@ -174,7 +175,7 @@ def check(tree: str, bdir: str, arch: str, unstamped_ok: bool = False) -> Option
     return None
 
 
-def main(argv=None) -> int:
+def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="python3 -m zsgate.build")
     ap.add_argument("cmd", choices=["begin", "end", "check", "wrap", "status"])
     ap.add_argument("--tree", required=True)

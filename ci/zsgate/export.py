@@ -29,7 +29,7 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .series import Series, touched_files
 from .treeprep import (CAPS, CAPS_HEADER, GLUE_EDITS, caps_header, glue_kconfig,
@@ -38,7 +38,6 @@ from .treeprep import (CAPS, CAPS_HEADER, GLUE_EDITS, caps_header, glue_kconfig,
 KUNITCONFIG = "mm/tests/zsmalloc.kunitconfig"
 SELFTESTS = "tools/testing/selftests"
 COMMON = "zsfree_common"
-COLLECTIONS = ("zram_free", "zswap_free")
 MAINTAINERS_SECTIONS = {
     "zsmalloc": "ZSMALLOC COMPRESSED SLAB MEMORY ALLOCATOR",
     "zram": "ZRAM COMPRESSED RAM BLOCK DEVICE DRVIER",   # sic, as MAINTAINERS spells it
@@ -108,7 +107,7 @@ def add_target(text: str, target: str) -> str:
 def kunitconfig(config_paths: List[str]) -> str:
     """The kunitconfig of the branch: the options of the gate's kunitconfigs, which must
     agree, under a comment saying how to run it."""
-    opts = []
+    opts: List[str] = []
     for p in config_paths:
         with open(p, encoding="utf-8") as f:
             o = [ln.strip() for ln in f if ln.strip() and not ln.startswith("#")]
@@ -136,7 +135,7 @@ def caps_intro(source_desc: str) -> List[str]:
     return _wrap(text, 70).split("\n")
 
 
-def caps_summary(det: Dict) -> Tuple[List[str], List[str]]:
+def caps_summary(det: Dict[str, Any]) -> Tuple[List[str], List[str]]:
     """(what the tree provides, what it lacks), in words, for the messages."""
     words = {
         "ZSMALLOC_KUNIT_HAVE_PART_A": "the size class encoded in the obj value",
@@ -174,7 +173,7 @@ def _wrap(text: str, width: int = 72) -> str:
 
 # ------------------------------------------------------------------ the three patches
 
-def kunit_change(mini: str, kunit_dir: str, configs: List[str], source_desc: str) -> Tuple[Change, Dict]:
+def kunit_change(mini: str, kunit_dir: str, configs: List[str], source_desc: str) -> Tuple[Change, Dict[str, Any]]:
     det = tree_caps(mini)
     files: Dict[str, Optional[str]] = {}
     for n in suite_files(kunit_dir):
@@ -348,7 +347,7 @@ def _read(root: str, path: str) -> str:
 
 
 def _git(repo: str, *args: str, env: Optional[Dict[str, str]] = None, inp: Optional[str] = None,
-         check: bool = True) -> subprocess.CompletedProcess:
+         check: bool = True) -> "subprocess.CompletedProcess[str]":
     r = subprocess.run(["git", "-C", repo, *args], capture_output=True, text=True, input=inp,
                        env=env, errors="surrogateescape")
     if check and r.returncode != 0:
@@ -395,7 +394,7 @@ def _commit(repo: str, change: Change, ident: str, env: Dict[str, str]) -> None:
     _git(repo, "commit", "-q", "--no-verify", "-F", "-", env=env, inp=msg)
 
 
-def _apply_series(repo: str, series: Series, env: Dict[str, str]) -> List[Dict]:
+def _apply_series(repo: str, series: Series, env: Dict[str, str]) -> List[Dict[str, Any]]:
     """Commit the revision's patches: `git am` for mail-shaped ones, `git apply` + a commit
     named after the file for plain diffs."""
     out = []
@@ -418,7 +417,7 @@ def _apply_series(repo: str, series: Series, env: Dict[str, str]) -> List[Dict]:
 _TOTAL = re.compile(r"^total: (\d+) errors?, (\d+) warnings?, (?:(\d+) checks?, )?(\d+) lines checked", re.M)
 
 
-def checkpatch(ksrc: str, patch: str, log: str) -> Dict:
+def checkpatch(ksrc: str, patch: str, log: str) -> Dict[str, Any]:
     """scripts/checkpatch.pl --strict of the source on one patch; its output into `log`."""
     script = os.path.join(ksrc, "scripts/checkpatch.pl")
     r = subprocess.run(["perl", script, "--strict", patch],
@@ -470,7 +469,7 @@ def export(ksrc: str, out: str, kunit_dir: str, selftests_dir: str, configs: Lis
            source_desc: str, series: Optional[Series] = None, ident: Optional[str] = None,
            ident_from: str = "given", when: Optional[int] = None, subject_prefix: str = "PATCH",
            base_commit: Optional[str] = None, run_checkpatch: bool = True, kernelci: bool = False,
-           log: Callable[[str], None] = lambda s: None) -> Dict:
+           log: Callable[[str], None] = lambda s: None) -> Dict[str, Any]:
     """Write the series into `out` (emptied first). Returns what export.json holds."""
     when = int(when if when is not None else os.environ.get("SOURCE_DATE_EPOCH") or time.time())
     ident = ident or PLACEHOLDER_IDENT
@@ -480,8 +479,8 @@ def export(ksrc: str, out: str, kunit_dir: str, selftests_dir: str, configs: Lis
     with tempfile.TemporaryDirectory(prefix="zsgate-export-") as repo:
         seed = list(BASE_FILES) + sorted({path for _, path, _, _ in CAPS}) + \
             ([KUNIT_DEFAULT_CONFIG] if kernelci else [])
-        for p in (series.patches if series else []):
-            seed += [f for f in touched_files(p.text) if f not in seed]
+        for sp in (series.patches if series else []):
+            seed += [f for f in touched_files(sp.text) if f not in seed]
         for f in seed:
             src = os.path.join(ksrc, f)
             if os.path.isfile(src):
@@ -524,7 +523,7 @@ def export(ksrc: str, out: str, kunit_dir: str, selftests_dir: str, configs: Lis
         commits = list(files_of)
 
     ours_from = len(applied)   # the series' own patches come first
-    patches = []
+    patches: List[Dict[str, Any]] = []
     for i, n in enumerate(names[1:]):
         patches.append({"file": n, "ours": i >= ours_from, "files": files_of[commits[i]],
                         "subject": _subject(os.path.join(out, n))})
@@ -581,12 +580,12 @@ def export(ksrc: str, out: str, kunit_dir: str, selftests_dir: str, configs: Lis
         "maintainers_sections_missing": missing,
         "checkpatch_run": run_checkpatch, "checkpatch_clean": clean,
     }
-    with open(os.path.join(out, "export.json"), "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=1)
+    with open(os.path.join(out, "export.json"), "w", encoding="utf-8") as fh:
+        json.dump(result, fh, indent=1)
     return result
 
 
-def _cp_str(c: Optional[Dict]) -> str:
+def _cp_str(c: Optional[Dict[str, Any]]) -> str:
     if not c:
         return "not run"
     if c["errors"] is None:

@@ -23,7 +23,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from . import vm
 from .results import find_splats
@@ -96,7 +96,7 @@ def run_part(lines: List[str]) -> List[str]:
     return lines
 
 
-def vm_files(out: str, name: str, spec: Spec, env: Dict[str, str]) -> Dict:
+def vm_files(out: str, name: str, spec: Spec, env: Dict[str, str]) -> Dict[str, Any]:
     """The files ci/vm writes for one boot, from a farm console; its vm.json. spec.path may
     name several consoles, comma-separated (one job per collection of the same kernel):
     their runner outputs are taken in that order, complete when each is."""
@@ -104,11 +104,11 @@ def vm_files(out: str, name: str, spec: Spec, env: Dict[str, str]) -> Dict:
     console, run, ktap, complete = [], [], [], True
     for p in paths:
         lines = _lines(p)
-        k, c = console_ktap(lines)
+        k, whole = console_ktap(lines)
         console += lines
         run += run_part(lines)
         ktap += k
-        complete = complete and c
+        complete = complete and whole
     complete = complete and bool(ktap)
     splats = find_splats(run)
     # NAME.log is what ci/summary and ci/kcidb scan for splats: the consoles from the start
@@ -138,9 +138,9 @@ def vm_files(out: str, name: str, spec: Spec, env: Dict[str, str]) -> Dict:
         json.dump(figures, f, indent=1)
     counts = {"pass": 0, "fail": 0, "skip": 0}
     for c in cols:
-        for k in c["cases"]:
-            counts[{"PASS": "pass", "SKIP": "skip"}.get(k["status"], "fail")] += 1
-        if c["status"] in ("FAIL", "MISSING") and not any(k["status"] == "FAIL" for k in c["cases"]):
+        for case in c["cases"]:
+            counts[{"PASS": "pass", "SKIP": "skip"}.get(case["status"], "fail")] += 1
+        if c["status"] in ("FAIL", "MISSING") and not any(case["status"] == "FAIL" for case in c["cases"]):
             counts["fail"] += 1
     meta = {"name": name, "arch": spec.arch, "tree": None, "kernel": "farm job",
             "source": [os.path.abspath(p) for p in paths], "env": env, "cases": [c["name"] for c in cols],
@@ -183,8 +183,8 @@ def kunit_files(out: str, name: str, spec: Spec, kunit_tool: Optional[str]) -> N
         f.write(r.stdout)
 
 
-def collect(out: str, specs: List[Spec], kernel: Dict, series: Optional[Dict] = None,
-            kunit_tool: Optional[str] = None, ab_env: Optional[Dict[str, str]] = None) -> Dict:
+def collect(out: str, specs: List[Spec], kernel: Dict[str, Any], series: Optional[Dict[str, Any]] = None,
+            kunit_tool: Optional[str] = None, ab_env: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
     """Write the run directory `out` (which must not exist yet); the meta.json written."""
     names = [s.name for s in specs]
     dup = sorted({n for n in names if names.count(n) > 1})

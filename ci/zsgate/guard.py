@@ -28,8 +28,9 @@ When the guard sweeps:
 - the guard itself is killed with SIGKILL: a watcher process it forked first (no tag, deaf
   to SIGINT/SIGTERM/SIGHUP) sees it go (pidfd) and sweeps.
 The bash gate tells the guard its run directory and its last log line through the state
-file named by ZSGATE_GUARD_STATE (ci/lib.sh log(), ci/gate); a run that did not finish keeps
-RUN_DIR/gate.running, and ci/summary fails a run dir holding either marker.
+file named by ZSGATE_GUARD_STATE (ci/gate; ci/lib.sh log() and zsgate/log.py write the
+line); a run that did not finish keeps RUN_DIR/gate.running, and ci/summary fails a run
+dir holding either marker.
 """
 
 import ctypes
@@ -40,22 +41,21 @@ import subprocess
 import sys
 import tempfile
 import time
+from types import FrameType
 from typing import Dict, Iterable, List, Optional, Set
+
+if not __package__:  # run as a file: python3 -I ci/zsgate/guard.py (ci/lib.sh zs_guard)
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from zsgate.log import log, set_step  # noqa: E402
 
 PR_SET_PDEATHSIG = 1
 SPARE = {"zsgate-guard"}  # the selftests' restore guardian: it must finish its restore
 GRACE = float(os.environ.get("ZSGATE_GUARD_GRACE", "5"))
 
 
-def log(msg: str) -> None:
-    t0 = int(os.environ.get("ZSGATE_T0", "0") or 0)
-    s = int(time.time()) - t0 if t0 else 0
-    print(f"[{s // 60:02d}:{s % 60:02d}] gate: {msg}", file=sys.stderr, flush=True)
-
-
-def _read(path: str, mode: str = "rb") -> Optional[bytes]:
+def _read(path: str) -> Optional[bytes]:
     try:
-        with open(path, mode) as f:
+        with open(path, "rb") as f:
             return f.read()
     except OSError:
         return None
@@ -175,7 +175,9 @@ def _pidfd(pid: int) -> Optional[int]:
 
 def _alive(pid: int) -> bool:
     st = _read(f"/proc/{pid}/stat")
-    return bool(st) and st[st.rindex(b")") + 2:st.rindex(b")") + 3] not in (b"Z", b"X")
+    if not st:
+        return False
+    return st[st.rindex(b")") + 2:st.rindex(b")") + 3] not in (b"Z", b"X")
 
 
 def _wait_gone(pid: int, timeout: Optional[float]) -> bool:
@@ -281,7 +283,7 @@ def run(cmd: List[str]) -> int:
     parent = os.getppid()
     got: List[int] = []
 
-    def on_signal(sig, _frame):
+    def on_signal(sig: int, _frame: Optional[FrameType]) -> None:
         if not got:
             got.append(sig)
             raise KeyboardInterrupt
@@ -339,6 +341,7 @@ def run(cmd: List[str]) -> int:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    set_step("gate")
     argv = list(sys.argv[1:] if argv is None else argv)
     if len(argv) >= 2 and argv[0] == "run" and argv[1] == "--":
         return run(argv[2:])

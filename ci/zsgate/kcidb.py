@@ -46,7 +46,7 @@ import os
 import re
 import subprocess
 import urllib.parse
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
 from .results import build_failure, find_splats, kcsan_reports, skip_reasons
 
@@ -73,12 +73,13 @@ def path_of(parts: Iterable[str]) -> str:
 
 # ---------------------------------------------------------------------------- reading
 
-def _load(path: str):
+def _load(path: str) -> Any:
+    """A JSON file's document (whatever JSON value it holds)."""
     with open(path, encoding="utf-8") as f:
         return json.load(f)
 
 
-def _load_opt(path: str):
+def _load_opt(path: str) -> Any:
     if not os.path.exists(path):
         return None
     try:
@@ -94,7 +95,7 @@ def _lines(path: str) -> List[str]:
         return f.readlines()
 
 
-def leaves(root: Dict, prefix: Tuple[str, ...] = ()) -> List[Tuple[Tuple[str, ...], Dict]]:
+def leaves(root: Dict[str, Any], prefix: Tuple[str, ...] = ()) -> List[Tuple[Tuple[str, ...], Dict[str, Any]]]:
     """(group names below the root, case) of every leaf case of a kunit.py --json tree
     (the shape ci/vm writes too), in file order."""
     out = []
@@ -105,12 +106,12 @@ def leaves(root: Dict, prefix: Tuple[str, ...] = ()) -> List[Tuple[Tuple[str, ..
     return out
 
 
-def case_names(root: Dict) -> Dict[Tuple[str, ...], List[str]]:
+def case_names(root: Dict[str, Any]) -> Dict[Tuple[str, ...], List[str]]:
     """Group path -> names of its cases (leaf cases and parameterised groups), crash
     placeholders left out: what a sibling run tells about the cases a group holds."""
     out: Dict[Tuple[str, ...], List[str]] = {}
 
-    def walk(g: Dict, prefix: Tuple[str, ...]) -> None:
+    def walk(g: Dict[str, Any], prefix: Tuple[str, ...]) -> None:
         names = out.setdefault(prefix, [])
         for c in g.get("test_cases", []):
             if str(c.get("name", "")) != CRASH_PLACEHOLDER:
@@ -159,8 +160,8 @@ class Report:
         self.origin = origin
         self.prefix = f"{origin}:{self.run_id}"
         self.base_url = base_url
-        self.builds: List[Dict] = []
-        self.tests: List[Dict] = []
+        self.builds: List[Dict[str, Any]] = []
+        self.tests: List[Dict[str, Any]] = []
 
     def url(self, fname: str) -> Optional[str]:
         if not os.path.exists(os.path.join(self.run_dir, fname)):
@@ -175,8 +176,8 @@ class Report:
     def has_build(self, name: str) -> bool:
         return any(b["id"] == self.build_id(name) for b in self.builds)
 
-    def test(self, build: str, path: str, status: str, **kw) -> Dict:
-        t = {"id": f"{self.prefix}:test:{len(self.tests) + 1}", "origin": self.origin,
+    def test(self, build: str, path: str, status: str, **kw: Any) -> Dict[str, Any]:
+        t: Dict[str, Any] = {"id": f"{self.prefix}:test:{len(self.tests) + 1}", "origin": self.origin,
              "build_id": self.build_id(build), "path": path, "status": status}
         for k, v in kw.items():
             if v is None or v == {} or v == "":
@@ -202,12 +203,14 @@ def iso(t: datetime.datetime) -> str:
     return t.isoformat()
 
 
-def build_times(lines: List[str], start: Optional[datetime.datetime]):
+def build_times(lines: List[str], start: Optional[datetime.datetime]) -> Tuple[Optional[str], Optional[float]]:
     """(start_time, duration in s) of a kunit.py build from its log: 'Elapsed time: ...
     configuring, ... building' when kunit.py finished, else the [HH:MM:SS] stamps from
     'Configuring KUnit Kernel' to 'Starting KUnit Kernel' (or to the last stamp)."""
-    first = end = last = None
-    duration = None
+    first: Optional[int] = None
+    end: Optional[int] = None
+    last: Optional[int] = None
+    duration: Optional[float] = None
     for ln in lines:
         m = _ELAPSED.search(ln)
         if m:
@@ -243,7 +246,7 @@ def build_command(lines: List[str]) -> Optional[str]:
     return None
 
 
-def git_head(path: str) -> Optional[Dict]:
+def git_head(path: str) -> Optional[Dict[str, Any]]:
     """Commit (and https origin URL) of a tree that is a git work tree of its own."""
     def git(*args: str) -> Optional[str]:
         try:
@@ -269,7 +272,7 @@ def git_head(path: str) -> Optional[Dict]:
     return out
 
 
-def patchset(series: Optional[Dict]) -> Tuple[Optional[str], Optional[List[str]], Optional[str]]:
+def patchset(series: Optional[Dict[str, Any]]) -> Tuple[Optional[str], Optional[List[str]], Optional[str]]:
     """(patchset_hash, patch names, why not) of the series as it is at its path now."""
     if not series:
         return "", [], None
@@ -288,7 +291,7 @@ def patchset(series: Optional[Dict]) -> Tuple[Optional[str], Optional[List[str]]
 
 # ---------------------------------------------------------------------------- objects
 
-def checkout(rep: Report, meta: Dict, summary: Optional[Dict]) -> Dict:
+def checkout(rep: Report, meta: Dict[str, Any], summary: Optional[Dict[str, Any]]) -> Dict[str, Any]:
     k = meta.get("kernel") or {}
     ser = meta.get("series")
     phash, names, why = patchset(ser)
@@ -320,7 +323,7 @@ def checkout(rep: Report, meta: Dict, summary: Optional[Dict]) -> Dict:
     return co
 
 
-def kunit_build(rep: Report, r: Dict, debug: bool) -> str:
+def kunit_build(rep: Report, r: Dict[str, Any], debug: bool) -> str:
     """Add the build of KUnit run r; its status."""
     name = r["name"]
     arch = r.get("arch") or ""
@@ -334,9 +337,9 @@ def kunit_build(rep: Report, r: Dict, debug: bool) -> str:
         cfg.append("zsmalloc-debug.config")
     if r.get("config") == "kcsan":
         cfg.append("zsmalloc-kcsan.config")
-    b = {"id": rep.build_id(name), "origin": rep.origin, "checkout_id": rep.prefix,
-         "architecture": re.sub(r"[^a-z0-9_]", "_", arch.lower()),
-         "config_name": "+".join(cfg)}
+    b: Dict[str, Any] = {"id": rep.build_id(name), "origin": rep.origin, "checkout_id": rep.prefix,
+                         "architecture": re.sub(r"[^a-z0-9_]", "_", arch.lower()),
+                         "config_name": "+".join(cfg)}
     why = None
     if has_json:
         b["status"] = "PASS"
@@ -362,7 +365,7 @@ def kunit_build(rep: Report, r: Dict, debug: bool) -> str:
         b["comment"] = f"build failed: {why}"[:1000]
     b["misc"] = {"run": name, "revision": r.get("revision"), "kind": "kunit"}
     rep.builds.append({k: v for k, v in b.items() if v is not None})
-    return b["status"]
+    return str(b["status"])
 
 
 def extra_build(rep: Report, name: str, arch: str, revision: Optional[str], why: str) -> None:
@@ -374,7 +377,8 @@ def extra_build(rep: Report, name: str, arch: str, revision: Optional[str], why:
                        "comment": why, "misc": {"run": name, "revision": revision}})
 
 
-def _siblings(all_runs: List[Dict], r: Dict, roots: Dict[str, Dict], same=("kind",)) -> List[Dict]:
+def _siblings(all_runs: List[Dict[str, Any]], r: Dict[str, Any], roots: Dict[str, Dict[str, Any]],
+              same: Tuple[str, ...] = ("kind",)) -> List[Dict[str, Any]]:
     """Other runs with results, the same revision first, then the rest of the same kind."""
     others = [o for o in all_runs if o["name"] != r["name"] and o["name"] in roots
               and all(o.get(k) == r.get(k) for k in same)]
@@ -382,7 +386,7 @@ def _siblings(all_runs: List[Dict], r: Dict, roots: Dict[str, Dict], same=("kind
             + [o for o in others if o.get("revision") != r.get("revision")])
 
 
-def _miss_candidates(root: Optional[Dict], sib_roots: List[Dict],
+def _miss_candidates(root: Optional[Dict[str, Any]], sib_roots: List[Dict[str, Any]],
                      groups: Optional[Iterable[Tuple[str, ...]]] = None) -> Dict[Tuple[str, ...], List[str]]:
     """Group path -> names of the cases the siblings have in that group and this run has
     not (the first sibling that has the group decides, in its order). `groups`: which
@@ -400,15 +404,15 @@ def _miss_candidates(root: Optional[Dict], sib_roots: List[Dict],
     return out
 
 
-def kunit_tests(rep: Report, r: Dict, all_runs: List[Dict], roots: Dict[str, Dict]) -> None:
+def kunit_tests(rep: Report, r: Dict[str, Any], all_runs: List[Dict[str, Any]], roots: Dict[str, Dict[str, Any]]) -> None:
     name = r["name"]
     root = roots.get(name)
     ktap = _lines(os.path.join(rep.run_dir, name + ".ktap"))
     reasons = ktap_skip_reasons(ktap)
-    case_reasons = {}
+    case_reasons: Dict[str, str] = {}
     for s in skip_reasons(ktap):
-        case, _, why = s.partition(": ")
-        case_reasons.setdefault(case, why)
+        case_name, _, reason = s.partition(": ")
+        case_reasons.setdefault(case_name, reason)
     log_url = rep.url(name + ".log")
     base = ("zsgate", "kunit")
     sibs = [roots[o["name"]] for o in _siblings(all_runs, r, roots)]
@@ -437,7 +441,7 @@ def kunit_tests(rep: Report, r: Dict, all_runs: List[Dict], roots: Dict[str, Dic
         seen[p] = seen.get(p, 0) + 1
         if seen[p] > 1:
             p += f"_{seen[p]}"
-        status = case.get("status") if case.get("status") in ("PASS", "FAIL", "SKIP", "ERROR") else "FAIL"
+        status = str(case["status"]) if case.get("status") in ("PASS", "FAIL", "SKIP", "ERROR") else "FAIL"
         misc = {"run": name}
         if sanitize(raw) != raw:
             misc["name"] = raw
@@ -448,23 +452,23 @@ def kunit_tests(rep: Report, r: Dict, all_runs: List[Dict], roots: Dict[str, Dic
             misc["reason"] = "the case did not complete (kunit.py: crashed)"
         rep.test(name, p, status, log_url=log_url, misc=misc)
     cand = _miss_candidates(root, sibs, placeholders) if placeholders else {}
-    for g, n in placeholders.items():
+    for g, count in placeholders.items():
         names = cand.get(g, [])
-        if len(names) == n:
+        if len(names) == count:
             for cname in names:
                 rep.test(name, path_of(base + g + (cname,)), "MISS", log_url=log_url,
                          misc={"run": name, "reason": "never ran: the run ended before it (crash); "
                                                       "named after the same group in the other KUnit runs"})
         else:
-            for i in range(1, n + 1):
+            for i in range(1, count + 1):
                 rep.test(name, path_of(base + g + (f"missing_{i}",)), "MISS", log_url=log_url,
                          misc={"run": name, "reason": "never ran: the run ended before it (crash); "
                                                       "which case it was cannot be told",
                                "candidates": names})
 
 
-def vm_tests(rep: Report, r: Dict, all_runs: List[Dict], roots: Dict[str, Dict],
-             vmj: Dict[str, Dict], build: str) -> None:
+def vm_tests(rep: Report, r: Dict[str, Any], all_runs: List[Dict[str, Any]], roots: Dict[str, Dict[str, Any]],
+             vmj: Dict[str, Dict[str, Any]], build: str) -> None:
     name = r["name"]
     vm = vmj.get(name)
     root = roots.get(name)
@@ -511,7 +515,7 @@ def vm_tests(rep: Report, r: Dict, all_runs: List[Dict], roots: Dict[str, Dict],
         seen[p] = seen.get(p, 0) + 1
         if seen[p] > 1:
             p += f"_{seen[p]}"
-        status = case.get("status") if case.get("status") in ("PASS", "FAIL", "SKIP", "ERROR") else "FAIL"
+        status = str(case["status"]) if case.get("status") in ("PASS", "FAIL", "SKIP", "ERROR") else "FAIL"
         misc = {"run": name}
         if path_of(parts[3:]) != raw:
             misc["name"] = raw
@@ -525,7 +529,7 @@ def vm_tests(rep: Report, r: Dict, all_runs: List[Dict], roots: Dict[str, Dict],
                                                   "the case ran in the other VM runs with this filter"})
 
 
-def console_test(rep: Report, r: Dict, build: str) -> None:
+def console_test(rep: Report, r: Dict[str, Any], build: str) -> None:
     log = os.path.join(rep.run_dir, r["name"] + ".log")
     if not os.path.exists(log):
         return
@@ -543,14 +547,14 @@ def console_test(rep: Report, r: Dict, build: str) -> None:
              misc={"run": r["name"]})
 
 
-def ab_tests(rep: Report, ab: Dict, kunit_runs: List[Dict]) -> None:
+def ab_tests(rep: Report, ab: Dict[str, Any], kunit_runs: List[Dict[str, Any]]) -> None:
     arch = ab.get("arch") or "x86_64"
     labels = ab.get("labels") or ["base", "patched"]
 
     def build_of(label: str) -> str:
         for r in kunit_runs:
             if r.get("arch") == arch and r.get("revision") == label and r["name"] == f"kunit-{arch}-{label}":
-                return r["name"]
+                return str(r["name"])
         name = f"ab-{arch}-{label}"
         extra_build(rep, name, arch, label,
                     f"the {label} kernel the A/B booted (tree {(ab.get('trees') or {}).get(label)}); "
@@ -600,7 +604,7 @@ def ab_tests(rep: Report, ab: Dict, kunit_runs: List[Dict]) -> None:
                                           "warnings") if ab.get(k) is not None})
 
 
-def build_report(run_dir: str, base_url: Optional[str] = None, origin: str = ORIGIN) -> Dict:
+def build_report(run_dir: str, base_url: Optional[str] = None, origin: str = ORIGIN) -> Dict[str, Any]:
     """The KCIDB v5.3 report of a gate run directory (see the module docstring). `origin`:
     the submitter name KCIDB agreed with you (ids become <origin>:<run-id>...; test paths
     stay zsgate.*)."""
@@ -648,15 +652,16 @@ def build_report(run_dir: str, base_url: Optional[str] = None, origin: str = ORI
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s\x00]*$")
 
 
-def load_schema() -> Dict:
-    return _load(SCHEMA_FILE)
+def load_schema() -> Dict[str, Any]:
+    schema: Dict[str, Any] = _load(SCHEMA_FILE)
+    return schema
 
 
-def _is_uri(v) -> bool:
+def _is_uri(v: object) -> bool:
     return not isinstance(v, str) or bool(_URI.match(v))
 
 
-def _is_datetime(v) -> bool:
+def _is_datetime(v: object) -> bool:
     if not isinstance(v, str):
         return True
     if not re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$", v):
@@ -668,7 +673,7 @@ def _is_datetime(v) -> bool:
     return True
 
 
-def validate(doc: Dict, schema: Optional[Dict] = None) -> List[str]:
+def validate(doc: Dict[str, Any], schema: Optional[Dict[str, Any]] = None) -> List[str]:
     """Every problem of a report: schema errors (jsonschema, Draft-07, formats checked),
     duplicate ids, and checkout_id/build_id that do not resolve. [] when valid.
     Raises ImportError when python3-jsonschema is missing (ci/deps installs it)."""
@@ -683,7 +688,7 @@ def validate(doc: Dict, schema: Optional[Dict] = None) -> List[str]:
     v = jsonschema.Draft7Validator(schema, format_checker=fc)
     errs = [f"{'/'.join(str(x) for x in e.absolute_path) or '(top)'}: {e.message}"
             for e in sorted(v.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))]
-    ids: Dict[str, set] = {}
+    ids: Dict[str, Set[object]] = {}
     for kind in ("checkouts", "builds", "tests", "issues", "incidents"):
         seen = ids.setdefault(kind, set())
         for o in doc.get(kind, []) if isinstance(doc.get(kind), list) else []:
@@ -700,7 +705,7 @@ def validate(doc: Dict, schema: Optional[Dict] = None) -> List[str]:
     return errs
 
 
-def counts(doc: Dict) -> Dict[str, int]:
+def counts(doc: Dict[str, Any]) -> Dict[str, int]:
     out = {k: len(doc.get(k, [])) for k in ("checkouts", "builds", "tests")}
     for t in doc.get("tests", []):
         out[t.get("status", "?")] = out.get(t.get("status", "?"), 0) + 1

@@ -4,6 +4,7 @@ which has python3-matplotlib; ci/report calls it with /usr/bin/python3)."""
 
 import json
 import sys
+from typing import Any, Dict
 
 import matplotlib
 
@@ -11,14 +12,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-def label(e):
+def label(e: Dict[str, Any]) -> str:
     if e["case"] == "munmap":
         return f"munmap {e['size_mb']} MB"
     how = {"teardown_munmap": "teardown munmap", "teardown_exit": "teardown exit"}.get(e["case"], e["case"])
     return f"{how} {e['procs']}x{e['size_mb']} MB"
 
 
-def main():
+def main() -> None:
     with open(sys.argv[1]) as f:
         ab = json.load(f)
     la, lb = ab.get("labels", ["base", "patched"])

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 """report.md from summary.json and ab.json (ci/report). No third-party modules."""
 
-from typing import Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from zsgate.ab import case_label
 
@@ -18,7 +18,7 @@ def _ms(v: Optional[float]) -> str:
     return "–" if v is None else f"{v:.1f}"
 
 
-def _cell(side: Dict) -> str:
+def _cell(side: Dict[str, Any]) -> str:
     m = side.get("median_us")
     if m is None:
         return "–"
@@ -29,7 +29,7 @@ def _cell(side: Dict) -> str:
     return s
 
 
-def _speed(e: Dict) -> str:
+def _speed(e: Dict[str, Any]) -> str:
     if e.get("speedup") is None:
         return "–"
     s = f"{e['speedup']:.2f}× ({e['speedup_lo']:.2f}–{e['speedup_hi']:.2f})"
@@ -40,14 +40,14 @@ def _speed(e: Dict) -> str:
     return s
 
 
-def _pair(e: Dict, key: str, fmt) -> str:
+def _pair(e: Dict[str, Any], key: str, fmt: Callable[[Optional[float]], str]) -> str:
     b, p = e["base"].get(key), e["patched"].get(key)
     if b is None and p is None:
         return "–"
     return f"{fmt(b)} / {fmt(p)}"
 
 
-def _cpu_growth(e: Dict) -> str:
+def _cpu_growth(e: Dict[str, Any]) -> str:
     """CPU of munmap plus kworkers, patched vs base: the seed review's +10 % budget."""
     b, p = e["base"].get("cpu_total_us"), e["patched"].get("cpu_total_us")
     if not b or p is None:
@@ -55,7 +55,7 @@ def _cpu_growth(e: Dict) -> str:
     return f"{_us(b)} / {_us(p)} ({(p / b - 1) * 100:+.0f} %)"
 
 
-def ab_tables(abd: Dict) -> List[str]:
+def ab_tables(abd: Dict[str, Any]) -> List[str]:
     la, lb = abd.get("labels", ["base", "patched"])
     entries = abd.get("entries", [])
     out: List[str] = []
@@ -67,7 +67,7 @@ def ab_tables(abd: Dict) -> List[str]:
         out += [f"## {backend}", ""]
         for case, title in (("teardown_munmap", "Concurrent teardown, released by munmap()"),
                             ("teardown_exit", "Concurrent teardown, released by exit()")):
-            rows = sorted((e for e in es if e["case"] == case), key=lambda e: e["procs"])
+            rows = sorted((e for e in es if e["case"] == case), key=lambda e: int(e["procs"]))
             if not rows:
                 continue
             size = rows[0]["size_mb"]
@@ -79,7 +79,7 @@ def ab_tables(abd: Dict) -> List[str]:
                 out.append(f"| {e['procs']} | {_cell(e['base'])} | {_cell(e['patched'])} | {_speed(e)} "
                            f"| {_pair(e, 'wall_us', _us)} | {_pair(e, 'cpu_us', _us)} |")
             out.append("")
-        rows = sorted((e for e in es if e["case"] == "munmap"), key=lambda e: e["size_mb"])
+        rows = sorted((e for e in es if e["case"] == "munmap"), key=lambda e: int(e["size_mb"]))
         if rows:
             out += ["### munmap() by size (one process)", "",
                     f"| size | {la.capitalize()} (p10–p90) | {lb.capitalize()} (p10–p90) | Speedup (95 % CI) "
@@ -105,7 +105,7 @@ def ab_tables(abd: Dict) -> List[str]:
     return out
 
 
-def render(run_id: str, summary: Optional[Dict], abd: Optional[Dict], png: Optional[str]) -> str:
+def render(run_id: str, summary: Optional[Dict[str, Any]], abd: Optional[Dict[str, Any]], png: Optional[str]) -> str:
     out: List[str] = [f"# zsgate report: {run_id}", ""]
     verdict = (summary or {}).get("verdict")
     problems = list((summary or {}).get("problems", []))
@@ -206,5 +206,5 @@ def render(run_id: str, summary: Optional[Dict], abd: Optional[Dict], png: Optio
     return "\n".join(out)
 
 
-def entry_label(e: Dict) -> str:
+def entry_label(e: Dict[str, Any]) -> str:
     return case_label(e)

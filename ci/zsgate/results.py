@@ -4,7 +4,7 @@ build that failed (kunit.py's build log) with its first compiler error."""
 
 import json
 import re
-from typing import Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional
 
 SPLAT = re.compile(
     r"(BUG: |WARNING: |KASAN: |UBSAN: |KCSAN: |KFENCE: |"
@@ -25,7 +25,7 @@ def count_kunit_json(path: str) -> Dict[str, int]:
         root = json.load(f)
     counts = empty_counts()
 
-    def walk(group: Dict) -> None:
+    def walk(group: Dict[str, Any]) -> None:
         for case in group.get("test_cases", []):
             status = case.get("status")
             key = {"PASS": "pass", "SKIP": "skip"}.get(status, "fail")
@@ -43,7 +43,7 @@ def failed_cases(path: str) -> List[str]:
         root = json.load(f)
     out: List[str] = []
 
-    def walk(group: Dict, prefix: str) -> None:
+    def walk(group: Dict[str, Any], prefix: str) -> None:
         for case in group.get("test_cases", []):
             if case.get("status") not in ("PASS", "SKIP"):
                 out.append(prefix + str(case.get("name")))
@@ -122,7 +122,7 @@ _RESULT = re.compile(r"^(?:\[[ 0-9.]*\])?\s*(?:not )?ok \d+ (\S+)")
 _CASE_START = re.compile(r"# (\S+): zsgate: case start")
 
 
-def kcsan_reports(lines: Iterable[str], count_all: bool = False) -> Dict:
+def kcsan_reports(lines: Iterable[str], count_all: bool = False) -> Dict[str, Any]:
     """The KCSAN reports of a console: {"reports": N, "ours_reports": M, "ours": [title, ...],
     "known": [...], "other": [...], "during": {title: case}} (titles "BUG: KCSAN: data-race
     in a / b" without the time stamp, in order, each kept once; N all reports, M those that
@@ -132,7 +132,13 @@ def kcsan_reports(lines: Iterable[str], count_all: bool = False) -> Dict:
     lines) the KTAP result line that follows, when no suite began in between).
     "ours" names zsmalloc/zram/zswap/the suite (KCSAN_OURS); with count_all every report
     is ours (ZSGATE_KCSAN_ALL=1)."""
-    n, m, ours, known, other, during, pending, running = 0, 0, [], [], [], {}, [], None
+    n, m = 0, 0
+    running: Optional[str] = None
+    ours: List[str] = []
+    known: List[str] = []
+    other: List[str] = []
+    during: Dict[str, str] = {}
+    pending: List[str] = []
     for line in lines:
         if "# Subtest: " in line:
             pending = []    # reported before the suite started: during no case

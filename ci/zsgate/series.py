@@ -2,13 +2,14 @@
 """Read a series revision: a quilt directory (a `series` file) or a b4/git mbox."""
 
 import email
+import email.message
 import email.policy
 import hashlib
 import mailbox
 import os
 import re
 from dataclasses import dataclass
-from typing import List, Optional, Set
+from typing import List, Optional, Set, cast
 
 
 class SeriesError(Exception):
@@ -58,13 +59,13 @@ def _slug(subject: str) -> str:
     return s[:52] or "patch"
 
 
-def _body(msg) -> str:
+def _body(msg: email.message.EmailMessage) -> str:
     if msg.is_multipart():
         for part in msg.walk():
             if part.get_content_type() == "text/plain" and not part.is_multipart():
-                return part.get_content()
+                return str(part.get_content())
         return ""
-    return msg.get_content()
+    return str(msg.get_content())
 
 
 # A series is untrusted text: nothing in it is run, and a patch may only change regular
@@ -132,12 +133,15 @@ def read_quilt(path: str) -> Series:
 
 def read_mbox(path: str) -> Series:
     """Take the [PATCH n/N] messages of an mbox in order; skip the cover letter and replies."""
-    box = mailbox.mbox(path, factory=lambda f: email.message_from_binary_file(f, policy=email.policy.default), create=False)
+    box = mailbox.mbox(path, create=False)
     found = {}
     revs: Set[str] = set()
     total: Optional[int] = None
     try:
-        messages = list(box)
+        # policy.default parses into EmailMessage (get_content)
+        messages = [cast(email.message.EmailMessage,
+                         email.message_from_bytes(box.get_bytes(k), policy=email.policy.default))
+                    for k in box.keys()]
     finally:
         box.close()
     for msg in messages:

@@ -20,7 +20,7 @@ import hashlib
 import os
 import stat
 import sys
-from typing import Iterator, List, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 from .build import file_sha256
 
@@ -85,7 +85,7 @@ def check(root: str, manifest: str, full: bool = False) -> List[str]:
     return bad
 
 
-def main(argv=None) -> int:
+def main(argv: Optional[List[str]] = None) -> int:
     a = list(sys.argv[1:] if argv is None else argv)
     if len(a) == 3 and a[0] == "write":
         n = write(a[1], a[2])

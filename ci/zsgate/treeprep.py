@@ -192,7 +192,7 @@ def _relinked(ksrc: str, tree: str, touched: List[str]) -> bool:
     return True
 
 
-def _write_state(path: str, state: Dict) -> None:
+def _write_state(path: str, state: Dict[str, Any]) -> None:
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(state, f, indent=1)
@@ -271,20 +271,20 @@ def _glue(mini: str, ksrc: str, kunit_dir: str) -> Tuple[Dict[str, Any], List[st
     for n in suite_files(kunit_dir):
         shutil.copyfile(os.path.join(kunit_dir, n), os.path.join(mini, "mm/tests", n))
         written.append("mm/tests/" + n)
-    with open(os.path.join(mini, CAPS_HEADER), "w", encoding="utf-8") as f:
-        f.write(caps_header(det))
+    with open(os.path.join(mini, CAPS_HEADER), "w", encoding="utf-8") as h:
+        h.write(caps_header(det))
     written.append(CAPS_HEADER)
     return det, written
 
 
-def prepare(ksrc: str, tree: str, series: Optional[Series], kunit_dir: str) -> Dict:
+def prepare(ksrc: str, tree: str, series: Optional[Series], kunit_dir: str) -> Dict[str, Any]:
     """Bring `tree` to: ksrc + series + glue. Returns the state written into the tree."""
     ksrc = os.path.realpath(ksrc)
     state_path = os.path.join(tree, STATE)
-    old: Dict = {}
+    old: Dict[str, Any] = {}
     if os.path.exists(state_path):
-        with open(state_path, encoding="utf-8") as f:
-            old = json.load(f)
+        with open(state_path, encoding="utf-8") as h:
+            old = json.load(h)
     if old and "linked" not in old:  # a state of before "linked": tell by the inodes now
         old["linked"] = _relinked(ksrc, tree, old.get("touched", []))
     if old.get("linked") and not _relinked(ksrc, tree, old.get("touched", [])):

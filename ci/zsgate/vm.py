@@ -12,7 +12,7 @@ import re
 import shutil
 import stat
 import time
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 BEGIN = "ZSGATE-KTAP-BEGIN"
 END = "ZSGATE-KTAP-END"
@@ -159,13 +159,13 @@ def ktap_v1(ktap: List[str]) -> List[str]:
     return out
 
 
-def parse_results(ktap: List[str]) -> List[Dict]:
+def parse_results(ktap: List[str]) -> List[Dict[str, Any]]:
     """Per collection: its top-level result and its leaf test results.
 
     [{"name": "zram_free", "status": PASS|FAIL|SKIP|MISSING, "reason": str,
       "cases": [{"name": ..., "status": ..., "reason": ...}]}]"""
-    cols: List[Dict] = []
-    cur: Optional[Dict] = None
+    cols: List[Dict[str, Any]] = []
+    cur: Optional[Dict[str, Any]] = None
     for ln in ktap:
         m = re.match(r"^# selftests: (\S+): ", ln)
         if m:
@@ -190,7 +190,7 @@ def parse_results(ktap: List[str]) -> List[Dict]:
     return cols
 
 
-def _status(r: re.Match) -> Dict:
+def _status(r: re.Match[str]) -> Dict[str, Any]:
     if r.group(1):
         return {"status": "FAIL", "reason": (r.group(3) or "") + (" " + r.group(4) if r.group(4) else "")}
     if r.group(3) == "SKIP":
@@ -198,7 +198,7 @@ def _status(r: re.Match) -> Dict:
     return {"status": "PASS", "reason": ""}
 
 
-def kunit_like_json(name: str, cols: List[Dict], problems: List[str]) -> Dict:
+def kunit_like_json(name: str, cols: List[Dict[str, Any]], problems: List[str]) -> Dict[str, Any]:
     """The shape of kunit.py --json, so ci/summary counts VM runs like KUnit runs."""
     groups = []
     for c in cols:
@@ -216,21 +216,21 @@ def kunit_like_json(name: str, cols: List[Dict], problems: List[str]) -> Dict:
     return {"name": name, "test_cases": vm_cases, "sub_groups": groups}
 
 
-def selected_nothing(cols: List[Dict], filt: str) -> bool:
+def selected_nothing(cols: List[Dict[str, Any]], filt: str) -> bool:
     """A filter that matched no test in any collection: the binaries exit 0 having run
     nothing (kselftest_harness prints 1..0), which must not read as a pass."""
     return bool(filt) and bool(cols) and all(
         c.get("status") == "PASS" and not c["cases"] for c in cols)
 
 
-def parse_figures(lines: Iterable[str]) -> List[Dict]:
+def parse_figures(lines: Iterable[str]) -> List[Dict[str, Any]]:
     """'# zsgate: backend=zram case=munmap size_mb=64 ...' -> dicts (numbers as float/int)."""
     out = []
     for ln in lines:
         m = FIGURE.search(ln.rstrip())
         if not m:
             continue
-        d: Dict = {}
+        d: Dict[str, Any] = {}
         for kv in m.group(1).split():
             if "=" not in kv:
                 continue
@@ -279,14 +279,14 @@ def store_run(cache_dir: str, key: str, out: str, name: str) -> None:
     os.rename(tmp, d)
 
 
-def load_run(cache_dir: str, key: str, out: str, name: str) -> Optional[Dict]:
+def load_run(cache_dir: str, key: str, out: str, name: str) -> Optional[Dict[str, Any]]:
     """Copy a kept run to out/<name>.* (names rewritten, vm.json gains reused_from);
     its vm.json, or None when nothing complete is kept under this key."""
     d = os.path.join(cache_dir, key)
     if not all(os.path.exists(os.path.join(d, f"run.{ext}")) for ext in RUN_FILES):
         return None
     with open(os.path.join(d, "run.vm.json"), encoding="utf-8") as f:
-        meta = json.load(f)
+        meta: Dict[str, Any] = json.load(f)
     if meta.get("status") != "complete" or meta.get("problems") or meta.get("splats"):
         return None
     for ext in ("log", "ktap", "figures.json"):

@@ -1,0 +1,127 @@
+# SPDX-License-Identifier: GPL-2.0
+"""ci/zsgate/config.py: the one statement of the defaults, and the shell and make copies
+that must agree with it (ci/lib.sh, the Makefile, ci/kunit, ci/selftests, ci/kselftest-tar)."""
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+from zsgate import config
+
+CI = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(CI)
+LIB = os.path.join(CI, "lib.sh")
+
+# environments to read the defaults under: HOME unset, set, empty; overrides set and empty
+ENVS = [
+    {},
+    {"HOME": "/home/someone"},
+    {"HOME": ""},
+    {"HOME": "/home/someone", "ZSGATE_CACHE": "/var/cache/zs", "ZSGATE_BUILD_LOCK": "/run/zs.lock"},
+    {"HOME": "/home/someone", "ZSGATE_CACHE": "", "ZSGATE_BUILD_LOCK": ""},
+]
+
+
+def lib_sh(env: dict) -> dict:
+    """ZSGATE_CACHE and ZSGATE_BUILD_LOCK as ci/lib.sh sets them, sourced under @env only."""
+    e = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env}
+    r = subprocess.run(["bash", "-c", 'source "$1" && printf "%s\\n" "$ZSGATE_CACHE" "$ZSGATE_BUILD_LOCK"',
+                        "bash", LIB], env=e, capture_output=True, text=True, check=True)
+    cache, lock = r.stdout.splitlines()
+    return {"cache": cache, "lock": lock}
+
+
+class LibShAgreesTest(unittest.TestCase):
+    def test_cache_and_build_lock_defaults_match_lib_sh(self):
+        for env in ENVS:
+            with self.subTest(env=env):
+                sh = lib_sh(env)
+                self.assertEqual(sh["cache"], config.cache_dir(env),
+                                 f"ci/lib.sh says ZSGATE_CACHE={sh['cache']}, config.py {config.cache_dir(env)}")
+                self.assertEqual(sh["lock"], config.build_lock(env),
+                                 f"ci/lib.sh says ZSGATE_BUILD_LOCK={sh['lock']}, config.py {config.build_lock(env)}")
+
+    def test_the_defaults_are_the_documented_ones(self):
+        self.assertEqual(config.cache_dir({"HOME": "/home/someone"}), "/home/someone/.cache/zsgate")
+        self.assertEqual(config.cache_dir({}), "/root/.cache/zsgate")
+        self.assertEqual(config.build_lock({}), "/tmp/zsgate-build.lock")
+
+    def test_reads_the_environment_when_called(self):
+        old = os.environ.get("ZSGATE_BUILD_LOCK")
+        os.environ["ZSGATE_BUILD_LOCK"] = "/tmp/zsgate-test-inner.lock"
+        try:
+            self.assertEqual(config.build_lock(), "/tmp/zsgate-test-inner.lock")
+        finally:
+            if old is None:
+                del os.environ["ZSGATE_BUILD_LOCK"]
+            else:
+                os.environ["ZSGATE_BUILD_LOCK"] = old
+
+
+@unittest.skipUnless(shutil.which("make"), "needs make")
+class MakefileAgreesTest(unittest.TestCase):
+    def test_makefile_cache_default_matches(self):
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": "/home/someone"}
+        r = subprocess.run(["make", "-s", "--no-print-directory", "-C", ROOT,
+                            "--eval", "zs-print-cache: ; @echo $(ZSGATE_CACHE)", "zs-print-cache"],
+                           env=env, capture_output=True, text=True, check=True)
+        self.assertEqual(r.stdout.strip(), config.cache_dir(env))
+
+
+class BuildDirsAndCollectionsTest(unittest.TestCase):
+    def _read(self, name: str) -> str:
+        with open(os.path.join(CI, name), encoding="utf-8") as f:
+            return f.read()
+
+    def test_build_dir_names(self):
+        self.assertEqual(config.build_dir("um"), ".kunit-um")
+        self.assertEqual(config.build_dir("x86_64", "debug"), ".kunit-x86_64-debug")
+        self.assertEqual(config.build_dir("x86_64", "kcsan"), ".kunit-x86_64-kcsan")
+        self.assertEqual(config.build_dir("x86_64", "vm"), ".kunit-x86_64-vm")
+        self.assertEqual(config.build_dir_suffix("x86_64", ".kunit-x86_64-debug"), "-debug")
+        self.assertEqual(config.build_dir_suffix("um", ".kunit-um"), "")
+        with self.assertRaises(ValueError):
+            config.build_dir("um", "fast")
+
+    def test_ci_kunit_names_its_build_dirs_the_same_way(self):
+        kunit = self._read("kunit")
+        self.assertIn(f"builddir={config.BUILD_DIR_PREFIX}$arch\n", kunit)
+        for variant in ("debug", "kcsan"):
+            self.assertIn(f"builddir=$builddir-{variant}\n", kunit, f"ci/kunit: no {variant} build dir")
+
+    def test_shell_collections_match(self):
+        for script in ("selftests", "kselftest-tar"):
+            with self.subTest(script=script):
+                m = re.search(r'^COLLECTIONS="([^"]*)"$', self._read(script), re.M)
+                self.assertIsNotNone(m, f"ci/{script}: no COLLECTIONS= line")
+                assert m is not None
+                self.assertEqual(tuple(m.group(1).split()), config.COLLECTIONS)
+
+    def test_collections_exist(self):
+        for c in config.COLLECTIONS:
+            self.assertTrue(os.path.isfile(os.path.join(ROOT, "selftests", c, "Makefile")), c)
+
+
+class WorkTreeTest(unittest.TestCase):
+    def test_work_tree_layout(self):
+        src = "/nonexistent/linux-source-7.3"
+        key = "linux-source-7.3-" + hashlib.sha1(src.encode()).hexdigest()[:8]
+        self.assertEqual(config.source_key(src), key)
+        self.assertEqual(config.work_tree(src, "base", {"ZSGATE_CACHE": "/c"}), f"/c/work/{key}/base/linux")
+
+    def test_two_sources_of_one_name_get_two_keys(self):
+        self.assertNotEqual(config.source_key("/a/linux"), config.source_key("/b/linux"))
+
+    def test_the_key_follows_symlinks(self):
+        with tempfile.TemporaryDirectory() as d:
+            real = os.path.join(d, "linux-7.3")
+            os.mkdir(real)
+            os.symlink(real, os.path.join(d, "current"))
+            self.assertEqual(config.source_key(os.path.join(d, "current")), config.source_key(real))
+
+
+if __name__ == "__main__":
+    unittest.main()

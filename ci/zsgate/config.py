@@ -1,0 +1,62 @@
+# SPDX-License-Identifier: GPL-2.0
+"""zsgate's settings: what the environment says, and the defaults the Python steps share.
+
+ci/lib.sh keeps its own copies for the shell steps (ZSGATE_CACHE, ZSGATE_BUILD_LOCK) and
+the Makefile one for ZSGATE_CACHE; ci/tests/test_config.py checks that they say the same.
+Every function reads the environment when called (ci/mutants changes ZSGATE_BUILD_LOCK
+for its children while it holds the lock); pass `env` to read another mapping instead.
+"""
+
+import hashlib
+import os
+from typing import Mapping, Optional, Tuple
+
+# The kselftest collections under selftests/ (ci/selftests and ci/kselftest-tar list them too).
+COLLECTIONS: Tuple[str, ...] = ("zram_free", "zswap_free")
+
+# Kernel builds hold this lock (flock): one build at a time on the machine.
+BUILD_LOCK_DEFAULT = "/tmp/zsgate-build.lock"
+
+# ci/kunit's build dir inside a work tree: .kunit-<arch>, .kunit-<arch>-debug (--debug),
+# .kunit-x86_64-kcsan (--kcsan); ci/mutants' A/B kernels: .kunit-x86_64-vm.
+BUILD_DIR_PREFIX = ".kunit-"
+BUILD_VARIANTS = ("debug", "kcsan", "vm")
+
+
+def _env(env: Optional[Mapping[str, str]]) -> Mapping[str, str]:
+    return os.environ if env is None else env
+
+
+def cache_dir(env: Optional[Mapping[str, str]] = None) -> str:
+    """$ZSGATE_CACHE, default $HOME/.cache/zsgate (HOME unset or empty: /root), as ci/lib.sh."""
+    e = _env(env)
+    return e.get("ZSGATE_CACHE") or os.path.join(e.get("HOME") or "/root", ".cache/zsgate")
+
+
+def build_lock(env: Optional[Mapping[str, str]] = None) -> str:
+    """$ZSGATE_BUILD_LOCK, default /tmp/zsgate-build.lock, as ci/lib.sh."""
+    return _env(env).get("ZSGATE_BUILD_LOCK") or BUILD_LOCK_DEFAULT
+
+
+def source_key(ksrc: str) -> str:
+    """The name of a kernel source's work trees: <basename>-<8 hex of sha1(real path)>."""
+    real = os.path.realpath(ksrc)
+    return os.path.basename(real) + "-" + hashlib.sha1(real.encode()).hexdigest()[:8]
+
+
+def work_tree(ksrc: str, name: str, env: Optional[Mapping[str, str]] = None) -> str:
+    """The work tree `name` (base, patched, mutant, ...) of a source:
+    $ZSGATE_CACHE/work/<source key>/<name>/linux."""
+    return os.path.join(cache_dir(env), "work", source_key(ksrc), name, "linux")
+
+
+def build_dir(arch: str, variant: str = "") -> str:
+    """The build dir name inside a work tree: .kunit-<arch>[-<variant>]."""
+    if variant and variant not in BUILD_VARIANTS:
+        raise ValueError(f"unknown build variant {variant!r} (known: {', '.join(BUILD_VARIANTS)})")
+    return BUILD_DIR_PREFIX + arch + (f"-{variant}" if variant else "")
+
+
+def build_dir_suffix(arch: str, bdir: str) -> str:
+    """What follows .kunit-<arch> in a build dir name: "-debug" for .kunit-<arch>-debug."""
+    return bdir[len(build_dir(arch)):]

@@ -1,0 +1,52 @@
+# SPDX-License-Identifier: GPL-2.0
+"""The progress log of the Python steps, the same as ci/lib.sh's log():
+
+    [MM:SS] step: message
+
+on stderr (stdout stays machine-readable), MM:SS the time since ZSGATE_T0 (the gate's
+start, exported by ci/lib.sh; unset: since this process started, as lib.sh does). The
+step is the one the script names with set_step() (as a bash step sets ZSGATE_STEP before
+it sources lib.sh), else $ZSGATE_STEP, else the program's name. Under the gate's guard
+(ZSGATE_GUARD_STATE set, ci/zsgate/guard.py) the line, without the time, also replaces
+$ZSGATE_GUARD_STATE.last, so an interrupted gate says what it was doing.
+"""
+
+import os
+import sys
+import time
+from typing import Optional
+
+_START = int(time.time())
+_step: Optional[str] = None
+
+
+def set_step(name: str) -> None:
+    """The step name of this program's lines (e.g. "mutants", "vm vm-um-base")."""
+    global _step
+    _step = name
+
+
+def step() -> str:
+    return _step or os.environ.get("ZSGATE_STEP") or os.path.basename(sys.argv[0] or "python3")
+
+
+def elapsed() -> str:
+    """MM:SS since ZSGATE_T0 (epoch seconds), as ci/lib.sh's _zs_elapsed."""
+    try:
+        t0 = int(os.environ.get("ZSGATE_T0") or _START)
+    except ValueError:
+        t0 = _START
+    s = int(time.time()) - t0
+    return f"{s // 60:02d}:{s % 60:02d}"
+
+
+def log(msg: str) -> None:
+    name = step()
+    print(f"[{elapsed()}] {name}: {msg}", file=sys.stderr, flush=True)
+    state = os.environ.get("ZSGATE_GUARD_STATE")
+    if state:
+        try:
+            with open(state + ".last", "w", encoding="utf-8") as f:
+                f.write(f"{name}: {msg}\n")
+        except OSError:
+            pass
