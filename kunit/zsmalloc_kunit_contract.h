@@ -295,14 +295,13 @@ static void test_contract_deferred_destroy_pending(struct kunit *test)
 struct zst_churn {
 	struct zs_pool *pool;
 	unsigned long deadline;
-	unsigned int cpu;
 	unsigned long allocs, bad, failed;
-	struct completion done;
+	struct zst_thread th;
 };
 
 static int zst_churn_thread(void *data)
 {
-	struct zst_churn *ch = data;
+	struct zst_churn *ch = container_of(data, struct zst_churn, th);
 	unsigned long ring[ZST_RING] = { };
 	u32 seeds[ZST_RING];
 	size_t sizes[ZST_RING];
@@ -325,7 +324,7 @@ static int zst_churn_thread(void *data)
 			zs_free_deferred(ch->pool, ring[slot]);
 		}
 		sizes[slot] = zst_contract_size(k);
-		seeds[slot] = ch->cpu << 24 | (k & 0xffffff);
+		seeds[slot] = ch->th.cpu << 24 | (k & 0xffffff);
 		ring[slot] = zst_alloc(ch->pool, sizes[slot], seeds[slot], scratch);
 		if (!ring[slot])
 			ch->failed++;
@@ -339,10 +338,7 @@ static int zst_churn_thread(void *data)
 			zs_free_deferred(ch->pool, ring[k]);
 	kfree(scratch);
 out:
-	complete(&ch->done);
-	while (!kthread_should_stop())
-		schedule_timeout_interruptible(HZ / 50);
-	return 0;
+	return zst_thread_done(&ch->th);
 }
 #endif
 
@@ -359,11 +355,10 @@ static void test_contract_deferred_all_cpus(struct kunit *test)
 #ifdef ZSMALLOC_KUNIT_HAVE_DEFERRED
 	static const size_t sizes[] = { 80, 900 };
 	const int per_size = 64, n = ARRAY_SIZE(sizes) * per_size;
-	unsigned int cpu, k = 0, nr = num_online_cpus();
+	unsigned int k, nr = num_online_cpus();
 	unsigned long allocs = 0, bad = 0, failed = 0;
 	struct zs_pool *pool = zst_create_pool(test);
 	u8 *scratch = kunit_kmalloc(test, PAGE_SIZE, GFP_KERNEL);
-	struct task_struct **t;
 	struct zst_churn *ch;
 	struct zst_obj *live;
 	int i;
@@ -371,25 +366,18 @@ static void test_contract_deferred_all_cpus(struct kunit *test)
 	if (nr < 2)
 		kunit_warn(test, "one CPU online: no two queues are used at once");
 	ch = kunit_kcalloc(test, nr, sizeof(*ch), GFP_KERNEL);
-	t = kunit_kcalloc(test, nr, sizeof(*t), GFP_KERNEL);
 	ZST_ASSERT_ALLOC(test, scratch);
 	ZST_ASSERT_ALLOC(test, ch);
-	ZST_ASSERT_ALLOC(test, t);
 	live = zst_alloc_set(test, pool, sizes, ARRAY_SIZE(sizes), per_size, scratch);
 
-	for_each_online_cpu(cpu) {
-		if (k == nr)
-			break;
+	for (k = 0; k < nr; k++) {
 		ch[k].pool = pool;
-		ch[k].cpu = cpu;
 		ch[k].deadline = jiffies + msecs_to_jiffies(1000);
-		init_completion(&ch[k].done);
-		t[k] = zst_start_kthread(test, zst_churn_thread, &ch[k], cpu, "zst_churn/%u");
-		k++;
 	}
+	k = zst_threads_start(test, &ch->th, sizeof(*ch), nr, zst_churn_thread,
+			      "zst_churn/%u");
+	zst_threads_stop(test, &ch->th, sizeof(*ch), k, NULL, NULL);
 	for (i = 0; i < k; i++) {
-		wait_for_completion(&ch[i].done);
-		kunit_release_action(test, zst_kthread_stop_action, t[i]);
 		allocs += ch[i].allocs;
 		bad += ch[i].bad;
 		failed += ch[i].failed;
@@ -475,9 +463,8 @@ struct zst_handoff {
 	struct zs_pool *pool;
 	unsigned long *handles;
 	unsigned long deadline;
-	unsigned int cpu;
 	unsigned long rounds, deferred, direct, bad, failed;
-	struct completion done;
+	struct zst_thread th;
 };
 
 static void zst_handoff_ring(struct zst_handoff *r, unsigned long *ring,
@@ -497,7 +484,7 @@ static void zst_handoff_ring(struct zst_handoff *r, unsigned long *ring,
 		}
 		if (!renew)
 			continue;
-		seeds[slot] = r->cpu << 24 | (r->rounds & 0xffff) << 8 | slot;
+		seeds[slot] = r->th.cpu << 24 | (r->rounds & 0xffff) << 8 | slot;
 		ring[slot] = zst_alloc(r->pool, zst_contract_size(slot),
 				       seeds[slot], scratch);
 		if (!ring[slot])
@@ -507,7 +494,7 @@ static void zst_handoff_ring(struct zst_handoff *r, unsigned long *ring,
 
 static int zst_handoff_thread(void *data)
 {
-	struct zst_handoff *r = data;
+	struct zst_handoff *r = container_of(data, struct zst_handoff, th);
 	unsigned long ring[ZST_HANDOFF_RING] = { };
 	u32 seeds[ZST_HANDOFF_RING];
 	u8 *scratch = kmalloc(PAGE_SIZE, GFP_KERNEL);
@@ -544,10 +531,13 @@ static int zst_handoff_thread(void *data)
 	zst_handoff_ring(r, ring, seeds, scratch, false);
 	kfree(scratch);
 out:
-	complete(&r->done);
-	while (!kthread_should_stop())
-		schedule_timeout_interruptible(HZ / 50);
-	return 0;
+	return zst_thread_done(&r->th);
+}
+
+/* zst_threads_stop()'s wait: the test thread drains from a third side */
+static void zst_settle_action(void *pool)
+{
+	zst_deferred_settle(pool);
 }
 #endif
 
@@ -572,11 +562,10 @@ static void test_contract_deferred_race(struct kunit *test)
 #ifdef ZSMALLOC_KUNIT_HAVE_DEFERRED
 	static const size_t sizes[] = { 48, 1000 };
 	const int per_size = 32, n = ARRAY_SIZE(sizes) * per_size;
-	unsigned int cpu, k = 0, nr = num_online_cpus();
+	unsigned int k, nr = num_online_cpus();
 	unsigned long rounds = 0, deferred = 0, direct = 0, bad = 0, failed = 0;
 	struct zs_pool *pool;
 	u8 *scratch;
-	struct task_struct **t;
 	struct zst_handoff *r;
 	struct zst_obj *live;
 	int i;
@@ -586,27 +575,19 @@ static void test_contract_deferred_race(struct kunit *test)
 	pool = zst_create_pool(test);
 	scratch = kunit_kmalloc(test, PAGE_SIZE, GFP_KERNEL);
 	r = kunit_kcalloc(test, nr, sizeof(*r), GFP_KERNEL);
-	t = kunit_kcalloc(test, nr, sizeof(*t), GFP_KERNEL);
 	ZST_ASSERT_ALLOC(test, scratch);
 	ZST_ASSERT_ALLOC(test, r);
-	ZST_ASSERT_ALLOC(test, t);
 	live = zst_alloc_set(test, pool, sizes, ARRAY_SIZE(sizes), per_size, scratch);
 
-	for_each_online_cpu(cpu) {
-		if (k == nr)
-			break;
+	for (k = 0; k < nr; k++) {
 		r[k].pool = pool;
 		r[k].handles = zst_handles(test, ZST_HANDOFF_BATCH);
-		r[k].cpu = cpu;
 		r[k].deadline = jiffies + msecs_to_jiffies(kunit_race_ms);
-		init_completion(&r[k].done);
-		t[k] = zst_start_kthread(test, zst_handoff_thread, &r[k], cpu, "zst_handoff/%u");
-		k++;
 	}
+	k = zst_threads_start(test, &r->th, sizeof(*r), nr, zst_handoff_thread,
+			      "zst_handoff/%u");
+	zst_threads_stop(test, &r->th, sizeof(*r), k, zst_settle_action, pool);
 	for (i = 0; i < k; i++) {
-		while (!wait_for_completion_timeout(&r[i].done, HZ / 10))
-			zst_deferred_settle(pool);
-		kunit_release_action(test, zst_kthread_stop_action, t[i]);
 		rounds += r[i].rounds;
 		deferred += r[i].deferred;
 		direct += r[i].direct;

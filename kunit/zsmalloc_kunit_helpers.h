@@ -376,6 +376,84 @@ static struct task_struct *zst_start_kthread(struct kunit *test,
 	return t;
 }
 
+/*
+ * Per-CPU test kthreads: each thread's struct embeds a struct zst_thread;
+ * the threads of a case are an array of those structs, @stride bytes
+ * apart. zst_threads_start() fills the zst_thread in and passes it to the
+ * thread function (container_of() gets its struct), the thread ends with
+ * zst_thread_done(), zst_threads_stop() waits for that and stops it.
+ */
+struct zst_thread {
+	struct task_struct *task;
+	unsigned int cpu;
+	struct completion done;
+};
+
+static struct zst_thread *__maybe_unused zst_thread_nr(struct zst_thread *first,
+					size_t stride, unsigned int k)
+{
+	return (void *)first + k * stride;
+}
+
+/*
+ * Start @fn on the first @nr online CPUs (fewer when fewer are online),
+ * one kthread each, thread k with the k-th zst_thread from @first, its
+ * cpu set. Returns how many run.
+ */
+static unsigned int __maybe_unused
+zst_threads_start(struct kunit *test, struct zst_thread *first, size_t stride,
+		  unsigned int nr, int (*fn)(void *), const char *name)
+{
+	unsigned int cpu, k = 0;
+
+	for_each_online_cpu(cpu) {
+		struct zst_thread *th = zst_thread_nr(first, stride, k);
+
+		if (k == nr)
+			break;
+		th->cpu = cpu;
+		init_completion(&th->done);
+		th->task = zst_start_kthread(test, fn, th, cpu, name);
+		k++;
+	}
+	return k;
+}
+
+/*
+ * The end of a thread's work: tell the test, then wait for kthread_stop()
+ * (the task must live until the test stops it). Returns 0 for the thread.
+ */
+static int __maybe_unused zst_thread_done(struct zst_thread *th)
+{
+	complete(&th->done);
+	while (!kthread_should_stop())
+		schedule_timeout_interruptible(HZ / 50);
+	return 0;
+}
+
+/*
+ * Wait until the first @n threads from @first are done, calling
+ * @wait(@arg) every 100 ms meanwhile when given, and stop each as soon as
+ * it is.
+ */
+static void __maybe_unused
+zst_threads_stop(struct kunit *test, struct zst_thread *first, size_t stride,
+		 unsigned int n, void (*wait)(void *), void *arg)
+{
+	unsigned int k;
+
+	for (k = 0; k < n; k++) {
+		struct zst_thread *th = zst_thread_nr(first, stride, k);
+
+		if (!wait)
+			wait_for_completion(&th->done);
+		else
+			while (!wait_for_completion_timeout(&th->done, HZ / 10))
+				wait(arg);
+		kunit_release_action(test, zst_kthread_stop_action, th->task);
+	}
+}
+
 #ifdef CONFIG_COMPACTION
 static void zst_putback_page(struct page *page)
 {

@@ -323,13 +323,13 @@ struct zst_stream {
 	unsigned long deadline;
 	unsigned long nr;
 	bool alloc_failed;
-	struct completion done;
+	struct zst_thread th;
 };
 
 /* The owner: allocates and defer-frees one object at a time until the deadline. */
 static int zst_stream_thread(void *data)
 {
-	struct zst_stream *s = data;
+	struct zst_stream *s = container_of(data, struct zst_stream, th);
 	unsigned long h;
 
 	while (time_before(jiffies, s->deadline)) {
@@ -342,10 +342,7 @@ static int zst_stream_thread(void *data)
 		if (!(++s->nr & 63))
 			cond_resched();
 	}
-	complete(&s->done);
-	while (!kthread_should_stop())
-		schedule_timeout_interruptible(HZ / 50);
-	return 0;
+	return zst_thread_done(&s->th);
 }
 #endif
 
@@ -369,7 +366,6 @@ static void test_deferred_enqueue_vs_drain(struct kunit *test)
 #ifdef ZST_REFERENCE_API
 	struct zs_deferred_stats s0, s1;
 	struct zst_stream *s;
-	struct task_struct *t;
 	struct zs_pool *pool;
 	u64 enq, ovf, drained;
 	unsigned int cap;
@@ -388,13 +384,11 @@ static void test_deferred_enqueue_vs_drain(struct kunit *test)
 	s = kunit_kzalloc(test, sizeof(*s), GFP_KERNEL);
 	ZST_ASSERT_ALLOC(test, s);
 	s->pool = pool;
-	init_completion(&s->done);
 	zst_stats(pool, &s0);
 	s->deadline = jiffies + msecs_to_jiffies(kunit_race_ms);
-	t = zst_start_kthread(test, zst_stream_thread, s,
-			      cpumask_first(cpu_online_mask), "zst_stream/%u");
-	wait_for_completion(&s->done);
-	kunit_release_action(test, zst_kthread_stop_action, t);
+	/* one owner, on the first online CPU */
+	zst_threads_start(test, &s->th, sizeof(*s), 1, zst_stream_thread, "zst_stream/%u");
+	zst_threads_stop(test, &s->th, sizeof(*s), 1, NULL, NULL);
 	zs_free_deferred_flush(pool);
 	zst_stats(pool, &s1);
 	enq = s1.enqueued - s0.enqueued;

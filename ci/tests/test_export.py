@@ -12,6 +12,8 @@ from zsgate.export import ExportError, add_maintainers, add_target, export
 from zsgate.series import read_series
 from tests import fakesrc
 
+CI = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 KCONFIG = ('config ZSMALLOC\n\ttristate\n\nmenu "Zsmalloc allocator options"\n\tdepends on ZSMALLOC\n\n'
            'config ZSMALLOC_STAT\n\tbool "stats"\n\nendmenu\n')
 MAINTAINERS = """ZRAM COMPRESSED RAM BLOCK DEVICE DRVIER
@@ -46,7 +48,8 @@ class ExportTest(unittest.TestCase):
         self.kunit = fakesrc.kunit_dir(os.path.join(d, "kunit"), {"zsmalloc_kunit_part_a.h": "/* a */\n"})
         self.selftests = os.path.join(d, "selftests")
         self.write(self.selftests, {
-            "zsfree_common/swapfree.c": "/* common */\n", "zsfree_common/swapfree.h": "/* h */\n",
+            "zsfree_common/zsf_env.c": "/* common */\n", "zsfree_common/swapfree.h": "/* h */\n",
+            "zsfree_common/zsf_tests_latency.h": "/* latency */\n",
             "zram_free/Makefile": "TEST_GEN_PROGS := zram_free\n", "zram_free/zram_free.c": "/* zram */\n",
             "zram_free/config": "CONFIG_ZRAM=y\n", "zram_free/settings": "timeout=900\n",
             "zswap_free/Makefile": "TEST_GEN_PROGS := zswap_free\n", "zswap_free/zswap_free.c": "/* zswap */\n",
@@ -106,7 +109,8 @@ class ExportTest(unittest.TestCase):
             {"MAINTAINERS", "mm/Kconfig", "mm/zsmalloc.c", "mm/tests/zsmalloc_kunit.c",
              "mm/tests/zsmalloc_kunit_part_a.h", "mm/tests/zsmalloc_kunit_caps.h", "mm/tests/zsmalloc.kunitconfig"},
             {"MAINTAINERS", "tools/testing/selftests/Makefile",
-             "tools/testing/selftests/zsfree_common/swapfree.c", "tools/testing/selftests/zsfree_common/swapfree.h",
+             "tools/testing/selftests/zsfree_common/zsf_env.c", "tools/testing/selftests/zsfree_common/swapfree.h",
+             "tools/testing/selftests/zsfree_common/zsf_tests_latency.h",
              "tools/testing/selftests/zram_free/Makefile", "tools/testing/selftests/zram_free/zram_free.c",
              "tools/testing/selftests/zram_free/config", "tools/testing/selftests/zram_free/settings"},
             {"MAINTAINERS", "tools/testing/selftests/Makefile",
@@ -116,6 +120,22 @@ class ExportTest(unittest.TestCase):
         self.assertEqual(sorted(os.listdir(self.out)), sorted(
             [res["cover"], "series.mbox", "export.json", "checkpatch"] + [p["file"] for p in res["patches"]]))
         self.assertEqual(self.snapshot(self.src), self.before, "the source was written")
+
+    def test_every_file_of_the_real_selftests_is_in_a_patch(self):
+        real = os.path.join(os.path.dirname(CI), "selftests")
+        res = export(self.src, self.out, self.kunit, real, self.configs, "Linux 7.3.0-rc7",
+                     ident=IDENT, when=1764633600, run_checkpatch=False)
+        want = {f"tools/testing/selftests/{os.path.relpath(os.path.join(r, n), real)}"
+                for d in ("zsfree_common", "zram_free", "zswap_free")
+                for r, _, names in os.walk(os.path.join(real, d)) for n in names}
+        self.assertIn("tools/testing/selftests/zsfree_common/zsf_kmsg.c", want)
+        self.assertIn("tools/testing/selftests/zsfree_common/zsf_tests_correctness.h", want)
+        got = [f for p in res["patches"] for f in p["files"]]
+        self.assertEqual(want - set(got), set(), "files the export leaves out")
+        # the shared code once, in the zram_free patch
+        common = [f for f in got if "/zsfree_common/" in f]
+        self.assertEqual(len(common), len(set(common)))
+        self.assertEqual(set(common), set(res["patches"][1]["files"]) & set(common))
 
     def test_messages_are_kernel_style(self):
         res = self.run_export()

@@ -8,6 +8,16 @@
  * released together, CLOCK_MONOTONIC statistics, zram mm_stat / zswap pool
  * readers, Part B detection (struct zsf_caps), the reference series'
  * "deferred" counters where the kernel has them, and a kernel-log splat scan.
+ * One unit per job implements them (zsf_internal.h is what the units share):
+ *   zsf_env.c       knobs, page size, sysfs file helpers
+ *   zsf_caps.c      Part B detection and its words for SKIP messages
+ *   zsf_guard.c     the restore guardian, repair, fault points
+ *   zsf_backend.c   zram / zswap setup and teardown, compaction triggers
+ *   zsf_poolstat.c  pool readings, the wait for the baseline, counters
+ *   zsf_memory.c    regions, fill + verify, page-out
+ *   zsf_measure.c   clocks, kworker CPU time, percentiles, figure lines
+ *   zsf_kmsg.c      the kernel-log splat scan
+ *   zsf_proc.c      workers, tools, the release barrier, shared memory
  *
  * Part B by capability: revisions differ (per-cpu buffers with only
  * zs_free_deferred(), a per-pool queue with zs_free_deferred_flush(), a
@@ -99,12 +109,14 @@ struct zsf_env {
 	const char *swapdir;
 	const char *statedir;
 };
+/* zsf_env.c */
 extern struct zsf_env zsf_env;
 void zsf_env_load(void);
 /* size a variant actually runs with (quick mode shrinks it) */
 int zsf_size_mb(int nominal_mb);
 bool zsf_size_selected(int nominal_mb);
 
+/* zsf_caps.c */
 /*
  * Part B of the running kernel, detected once per run (the first
  * zsf_caps_get() reads /proc/kallsyms; later tests of the run, forked by the
@@ -117,6 +129,14 @@ struct zsf_caps {
 	int failfn;	/* zs_deferred_alloc_buffers in fail_function/injectable */
 };
 const struct zsf_caps *zsf_caps_get(void);
+struct zsf_ctx;
+/*
+ * Why there are no counters for our pool, naming the file and what this
+ * kernel's Part B is (for a SKIP message); "Part B here: ..." in @buf.
+ */
+void zsf_no_counters_why(struct zsf_ctx *c, char *buf, size_t len);
+/* "zs_free_deferred=1 flush=0 ops=0 counters=0" for messages */
+void zsf_caps_str(struct zsf_ctx *c, char *buf, size_t len);
 
 /* Part B counters (docs/part-b-api.md), summed over our pool(s) */
 struct zsf_deferred {
@@ -147,6 +167,7 @@ struct zsf_ctx {
 	long failfn_hits;
 };
 
+/* zsf_backend.c */
 /*
  * Set up the backend: 0 on success; KSFT_SKIP (4) or -1 on failure with the
  * reason in @why. @swap_flags are extra swapon(2) flags (e.g. discard).
@@ -163,6 +184,7 @@ int zsf_setup(struct zsf_ctx *c, enum zsf_backend be, int swap_flags,
 #define ZSF_NO_DEFERRED_BUFFERS (1 << 30)
 /* Undo everything (through the guardian); returns 0 when all steps worked. */
 int zsf_teardown(struct zsf_ctx *c);
+/* zsf_guard.c */
 /*
  * Fault point: with ZSGATE_FAULT=<phase>[,guardian] the test process dies
  * here by SIGKILL (after SIGKILL to the guardian of the current setup with
@@ -173,6 +195,7 @@ int zsf_teardown(struct zsf_ctx *c);
  */
 void zsf_fault(const char *phase);
 
+/* zsf_backend.c */
 /* hot-add (or reuse) one more zram device of @disksize, not swap; -1 fails */
 int zsf_extra_zram(struct zsf_ctx *c, uint64_t disksize, char *why, size_t whylen);
 /* trigger compaction: zram compact of our device(s) and/or vm.compact_memory */
@@ -181,6 +204,7 @@ void zsf_compact_memory(void);
 /* write a module parameter of zswap (recorded for restore by setup) */
 int zsf_zswap_param(const char *name, const char *val);
 
+/* zsf_poolstat.c */
 int zsf_stats(struct zsf_ctx *c, struct zsf_stats *s);
 /*
  * Wait until pool bytes and stored pages are back at the baseline (stored
@@ -200,13 +224,6 @@ double zsf_wait_baseline(struct zsf_ctx *c, int deadline_ms, struct zsf_stats *l
 			 long *orphans);
 /* Part B counters; false when the kernel does not expose them */
 bool zsf_deferred(struct zsf_ctx *c, struct zsf_deferred *d);
-/*
- * Why there are no counters for our pool, naming the file and what this
- * kernel's Part B is (for a SKIP message); "Part B here: ..." in @buf.
- */
-void zsf_no_counters_why(struct zsf_ctx *c, char *buf, size_t len);
-/* "zs_free_deferred=1 flush=0 ops=0 counters=0" for messages */
-void zsf_caps_str(struct zsf_ctx *c, char *buf, size_t len);
 uint64_t zsf_memavailable(void);
 /* SwapCached in bytes, and the pages of our swap device in use (/proc/swaps) */
 uint64_t zsf_swapcached(void);
@@ -216,7 +233,7 @@ void zsf_swap_users(char *buf, size_t len);
 /* a zswap debugfs counter (e.g. written_back_pages); -1 when absent */
 long long zsf_zswap_stat(const char *name);
 
-/* memory regions */
+/* zsf_memory.c: memory regions */
 char *zsf_region(size_t bytes);
 void zsf_fill(char *p, size_t bytes, uint32_t seed);
 /* verify every @step-th page; returns the number of bad pages */
@@ -231,7 +248,7 @@ long zsf_pageout(char *p, size_t bytes);
 #define ZSF_SWAPPED_OK(swapped, pages) ((swapped) >= (pages) - (pages) / 50)
 long zsf_count_swapped(const char *p, size_t bytes);
 
-/* time */
+/* zsf_measure.c: time */
 uint64_t zsf_now_ns(void);
 uint64_t zsf_thread_cpu_ns(void);
 /*
@@ -248,11 +265,13 @@ struct zsf_pct zsf_percentiles(uint64_t *v, int n);	/* sorts v */
 __printf(2, 3)
 void zsf_figure(struct zsf_ctx *c, const char *fmt, ...);
 
+/* zsf_kmsg.c */
 /* kernel log: remember the end now; scan since then; -1: no /dev/kmsg */
 int zsf_kmsg_start(struct zsf_ctx *c);
 /* returns number of splat lines (-1: no log to scan); first ones copied to buf */
 int zsf_kmsg_scan(struct zsf_ctx *c, char *buf, size_t len);
 
+/* zsf_proc.c */
 /*
  * fork a worker: closes the guardian pipe in the child and makes it die
  * with its parent. Returns the pid (0 in the child).
