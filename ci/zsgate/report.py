@@ -3,7 +3,7 @@
 
 from typing import Dict, List, Optional
 
-from zsgate.ab import MARGIN, POOLED_MARGIN, case_label, rule_summary
+from zsgate.ab import MARGIN, POOLED_MARGIN, rule_summary
 
 
 def _us(v: Optional[float]) -> str:
@@ -205,7 +205,3 @@ def render(run_id: str, summary: Optional[Dict], abd: Optional[Dict], png: Optio
     if sp:
         out += ["## Kernel splats", ""] + [f"- `{s['run']}`: `{s['line']}`" for s in sp[:20]] + [""]
     return "\n".join(out)
-
-
-def entry_label(e: Dict) -> str:
-    return case_label(e)
