@@ -20,6 +20,8 @@
  * compiles against every revision shape.
  *
  * Layers, one file each:
+ *  - zsmalloc_kunit_splat.h: the kernel-log lines that fail a case,
+ *    generated from zsgate's one list (ci/zsgate/splat.py);
  *  - zsmalloc_kunit_helpers.h: log watcher, pools, patterned objects,
  *    accounting with deadlines, kthreads, page migration;
  *  - zsmalloc_kunit_part_a.h: class_idx in obj (encoding, migration,
@@ -79,6 +81,7 @@ static unsigned int obj_to_class_idx(unsigned long obj)
 }
 #endif
 
+#include "zsmalloc_kunit_splat.h"
 #include "zsmalloc_kunit_helpers.h"
 #include "zsmalloc_kunit_part_a.h"
 #include "zsmalloc_kunit_contract.h"

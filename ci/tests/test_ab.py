@@ -252,6 +252,23 @@ class ReportAndSummaryTest(unittest.TestCase):
                       {"entries": entries}, None)
         self.assertIn("| 1000 µs / 1100 µs (+10 %) |", text)
 
+    def test_rule_summary_from_the_constants(self):
+        """ab.json and report.md print the rule from ab.py's numbers, pointing at its one statement."""
+        text = ab.rule_summary()
+        for x in (f"{1 + ab.MARGIN:g}", f"{1 + ab.POOLED_MARGIN:g}", f"B={ab.BOOT}", *ab.JUDGED_CASES,
+                  f"{ab.BUSY_CPUS:g} CPUs", ab.RULE_DOC, "one process"):
+            self.assertIn(x, text)
+        self.assertIn("above 1.1 ", ab.rule_summary(0.1))
+        self.assertIn("any number of processes", ab.rule_summary(judge_concurrent=True))
+        doc, anchor = ab.RULE_DOC.split("#")
+        with open(os.path.join(os.path.dirname(CI), doc), encoding="utf-8") as f:
+            heads = [ln[3:].strip().lower().replace("/", "").replace(" ", "-") for ln in f if ln.startswith("## ")]
+        self.assertIn(anchor, heads)
+        with tempfile.TemporaryDirectory() as d:
+            abd = write_ab(d, 1.0)
+            abd["margin"] = 0.4
+            self.assertIn(ab.rule_summary(0.4), render("run1", None, abd, None))
+
     def test_report_shows_regression(self):
         with tempfile.TemporaryDirectory() as d:
             abd = write_ab(d, 1.6)
@@ -350,3 +367,4 @@ class CliTest(unittest.TestCase):
             self.assertEqual(sum("pooled" in x for x in doc["regressions"]), 2)
             self.assertEqual(doc["inner_rounds"], 2)
             self.assertEqual(doc["seconds"], 240)
+            self.assertEqual(doc["statistic"], ab.rule_summary(doc["margin"], ab.POOLED_MARGIN, False))

@@ -1,44 +1,13 @@
 # SPDX-License-Identifier: GPL-2.0
 """A/B statistics: base vs patched from interleaved VM rounds (ci/ab), the regression rule.
 
-Data: each VM boot ("round") of a revision runs the latency cases once; a case's figure
-line gives the median (and p10/p90) of that boot's inner samples. So per case and revision
-there are R per-round medians x_1..x_R.
-
-Statistic (documented in ci/ab and the report):
-  base  = median over rounds of the per-round medians (same for patched)
-  ratio = patched / base, speedup = base / patched
-  95 % interval of the ratio: percentile bootstrap, the base and the patched per-round
-  medians resampled independently with replacement (B = 4000, fixed seed), the ratio of
-  the two medians taken each time; speedup interval = 1 / ratio interval.
-  base spread = (max - min) / median of the base per-round medians.
-  Regression: the WHOLE ratio interval lies above 1 + margin (default 25 %) AND the ratio
-  itself exceeds 1 + margin + base spread: patched is slower than base beyond the spread
-  the base rounds themselves show (so a noisy case needs a bigger slowdown to be flagged,
-  which keeps base-vs-base clean across ~20 cases). A single slow round cannot flag a case.
-  Why 25 %: base against base on this 2-core TCG machine, loaded by other builds, showed
-  systematic per-case differences up to ~2x between boots of the same kernel with 1 inner
-  round; a 10 % margin flagged 2 of 18 cases there. The ndelay mutant is > 2x.
-Pooled, per backend (a slowdown smaller than one case's noise, e.g. 10 %): the judged
-  one-process cases together, paired by round (base and patched boots of round i run
-  next to each other, so drift cancels): d_i = mean over the cases of
-  log(patched_i / base_i); ratio = exp(mean d), 95 % Student t interval over the R
-  pairs (R - 1 degrees of freedom). Regression: the whole interval above
-  1 + POOLED_MARGIN (5 %). Cases without a figure in every round are left out (no
-  mispairing). Judged only on a quiet host (no host_warnings()): base against base
-  on a loaded host (3 runs) gave intervals of 0.54-1.69, one of them 0.72-0.95 (the
-  same kernel "faster" by 5-28 %), which with the labels swapped would have been
-  flagged; on a quiet host the pair ratios of a case set vary by 3-17 %.
-Judged metric: median_us (release time per process) of the munmap cases and of the
-one-process teardown cases. Shown but not judged by default: the concurrent teardowns
-(2..4 processes), wall, CPU time, memory-return times (deferred frees may return memory
-later by design; the report puts them beside the release times). Why the concurrent
-cases are not judged here: under QEMU TCG with 2 vCPUs on a 2-core host that other jobs
-load, they are bimodal (the same kernel took 33 ms or 900 ms for 4 x 64 MB: a preempted
-vCPU holding a lock stalls the other), and base against base separated completely on
-one of them (all 4 rounds of one "side" slower, ratio 3.0). judge_concurrent=True
-(ci/ab --judge-concurrent, ZSGATE_AB_JUDGE_CONCURRENT=1) judges them too, for machines
-where they are stable (KVM, more cores).
+The rule (what a round is, the per-case statistic and its regression test, the pooled
+test, which cases are judged) is stated once, in docs/vm-ab.md, "The A/B rule"; why its
+numbers are what they are is in docs/known-issues.md, "A/B: how the rule's numbers were
+chosen". This module implements it: collect() groups one boot's figures per case and
+revision, analyze() gives one entry per case (bootstrap interval, regression), pooled()
+the per-backend paired test, host_warnings() the busy-host warning, rule_summary() the
+rule in one line for ab.json and report.md, from the constants below.
 """
 
 import math
@@ -157,7 +126,7 @@ def analyze(cases: Dict[Key, Dict[str, List[Dict[str, Any]]]], margin: float = M
 
 
 def pooled(entries: List[Dict[str, Any]], margin: float = POOLED_MARGIN, judged: bool = True) -> List[Dict[str, Any]]:
-    """Per backend: the judged one-process cases together, paired by round (see above).
+    """Per backend: the judged one-process cases together, paired by round (docs/vm-ab.md).
     judged=False (a busy host, host_warnings()): shown, never a regression."""
     out = []
     for backend in sorted({e["backend"] for e in entries}):
@@ -200,6 +169,22 @@ def host_warnings(runs: List[Dict[str, Any]], busy_cpus: float = BUSY_CPUS) -> L
 
 def regressions(entries: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     return [e for e in entries if e.get("regression")]
+
+
+RULE_DOC = "docs/vm-ab.md#the-ab-rule"
+
+
+def rule_summary(margin: float = MARGIN, pooled_margin: float = POOLED_MARGIN,
+                 judge_concurrent: bool = False) -> str:
+    """The rule in one line, from this module's constants and a run's margins (ab.json
+    `statistic`, report.md); the statement is RULE_DOC."""
+    return (f"per case: median over rounds of each boot's median release time, speedup = base/patched, "
+            f"95 % percentile bootstrap (B={BOOT}) of the ratio of medians; a judged case "
+            f"({', '.join(JUDGED_CASES)}; {'any number of processes' if judge_concurrent else 'one process'}) regresses when its whole patched/base interval "
+            f"lies above {1 + margin:g} and the ratio exceeds {1 + margin:g} + the base rounds' spread; "
+            f"pooled per backend (one-process judged cases paired by round, 95 % t interval of the mean "
+            f"log ratio): regresses when the interval lies above {1 + pooled_margin:g}, judged only on a "
+            f"quiet host (other processes <= {BUSY_CPUS:g} CPUs); see {RULE_DOC}")
 
 
 def case_label(e: Dict[str, Any]) -> str:

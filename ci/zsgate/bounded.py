@@ -27,6 +27,7 @@ import re
 import sys
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
+from . import splat
 from .results import SPLAT
 
 RCU_STALL_S = 60
@@ -81,12 +82,9 @@ def ab_timeout(quick: bool) -> int:
 
 # ---------------------------------------------------------------- naming a crash
 
-# Lines that end (or, without the bounded mode, wedge) a kernel. WARNING, KASAN and KCSAN
-# reports are splats but the kernel goes on: they are not crashes.
-CRASH = re.compile(r"Kernel panic - not syncing|BUG: kernel NULL pointer dereference|"
-                   r"BUG: unable to handle|Oops: |general protection fault|kernel BUG at|"
-                   r"BUG: soft lockup|rcu: INFO: .*(detected stalls|self-detected stall)|"
-                   r"INFO: task .* blocked for more than|Segfault with no mm|Kernel mode fault")
+# Lines that end (or, without the bounded mode, wedge) a kernel: the crash kind of
+# splat.py's list. WARNING, KASAN and KCSAN reports are splats but the kernel goes on.
+CRASH = splat.regex(splat.CRASH)
 STAMP = re.compile(r"^\[\s*\d+\.\d+\] ?")
 # KUnit, one suite: its cases' lines are indented by 4 ("    # <case>: ..." diagnostics,
 # the suite's "# <case>: zsgate: case start" among them, and "    ok N <case>")

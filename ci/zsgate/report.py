@@ -3,7 +3,7 @@
 
 from typing import Any, Callable, Dict, List, Optional
 
-from zsgate.ab import case_label
+from zsgate.ab import MARGIN, POOLED_MARGIN, rule_summary
 
 
 def _us(v: Optional[float]) -> str:
@@ -162,12 +162,13 @@ def render(run_id: str, summary: Optional[Dict[str, Any]], abd: Optional[Dict[st
                 out.append(f"| {p['backend']} | {len(p['cases'])} | {p['pairs']} | "
                            f"{' '.join(f'{r:.2f}' for r in p['pair_ratios'])} | "
                            f"{p['speedup']:.2f} ({p['speedup_lo']:.2f}–{p['speedup_hi']:.2f}){flag} |")
-            out += ["", f"A slowdown of every case too small for one case's noise: regression when the "
-                        f"whole interval of {lb}/{la} lies above 1 + {abd.get('pooled_margin', 0.05):g}.", ""]
+            out += [""]
+        rule = rule_summary(abd.get("margin", MARGIN), abd.get("pooled_margin", POOLED_MARGIN),
+                            bool(abd.get("judge_concurrent")))
         out += ["Cells: median over the rounds (boots) of each boot's median per-process release time, "
                 "with the p10–p90 of those per-boot medians (the between-boot spread the rule judges). Speedup = "
                 f"{la}/{lb} with its 95 % bootstrap interval; > 1 means {lb} is faster. "
-                f"Regression rule: {abd.get('statistic', '')}; margin {abd.get('margin', 0) * 100:.0f} %. "
+                f"Regression rule: {rule}. "
                 "CPU: CLOCK_THREAD_CPUTIME_ID of the releasing thread; in the munmap table also "
                 "with the kernel workers' CPU over the same window added (the drain worker's share, "
                 "/proc/<kworker>/sched), the seed review's +10 % budget. Memory-return times are "
@@ -204,7 +205,3 @@ def render(run_id: str, summary: Optional[Dict[str, Any]], abd: Optional[Dict[st
     if sp:
         out += ["## Kernel splats", ""] + [f"- `{s['run']}`: `{s['line']}`" for s in sp[:20]] + [""]
     return "\n".join(out)
-
-
-def entry_label(e: Dict[str, Any]) -> str:
-    return case_label(e)

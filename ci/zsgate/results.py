@@ -6,13 +6,10 @@ import json
 import re
 from typing import Any, Dict, Iterable, List, Optional
 
-SPLAT = re.compile(
-    r"(BUG: |WARNING: |KASAN: |UBSAN: |KCSAN: |KFENCE: |"
-    r"possible circular locking dependency|possible recursive locking|"
-    r"inconsistent lock state|suspicious RCU usage|"
-    r"INFO: task .* blocked for more than|general protection fault|"
-    r"rcu: INFO: .*(detected stalls|self-detected stall)|"
-    r"Kernel panic|Oops: |Unable to handle kernel|zsmalloc: .*(leak|not empty))")
+from . import splat
+
+# every report of a bug, crash and memory-safety reports included (splat.py, the one list)
+SPLAT = splat.regex(splat.CRASH, splat.MEMORY, splat.SPLAT_KIND)
 
 
 def empty_counts() -> Dict[str, int]:

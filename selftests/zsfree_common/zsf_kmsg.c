@@ -21,14 +21,8 @@ int zsf_kmsg_start(struct zsf_ctx *c)
 	return 0;
 }
 
-static const char *const splats[] = {
-	"BUG:", "WARNING:", "KASAN:", "KCSAN:", "UBSAN:", "kernel BUG",
-	"Oops", "general protection fault", "possible circular locking",
-	"possible recursive locking", "inconsistent lock state",
-	"suspicious RCU usage", "DEBUG_LOCKS_WARN_ON", "list_add corruption",
-	"list_del corruption", "soft lockup", "hard LOCKUP",
-	"blocked for more than",
-};
+/* zsf_splats[]: zsgate's one list of splats (ci/zsgate/splat.py) */
+#include "zsfree_splat.h"
 
 int zsf_kmsg_scan(struct zsf_ctx *c, char *buf, size_t len)
 {
@@ -53,8 +47,8 @@ int zsf_kmsg_scan(struct zsf_ctx *c, char *buf, size_t len)
 		msg = strchr(rec_, ';');
 		msg = msg ? msg + 1 : rec_;
 		msg[strcspn(msg, "\n")] = 0;
-		for (unsigned int i = 0; i < ARRAY_SIZE(splats); i++) {
-			if (!strstr(msg, splats[i]))
+		for (unsigned int i = 0; i < ARRAY_SIZE(zsf_splats); i++) {
+			if (!strstr(msg, zsf_splats[i]))
 				continue;
 			hits++;
 			if (buf && used + strlen(msg) + 3 < len)
