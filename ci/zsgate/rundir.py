@@ -95,10 +95,11 @@ def ab_dir(run_dir: str) -> str:
     return os.path.join(run_dir, AB_DIR)
 
 
-def _write_json(p: str, doc: Any, indent: int) -> None:
+def _write_json(p: str, doc: Any, indent: int, newline: bool = False) -> None:
+    """Write p whole or not at all (p.tmp, renamed)."""
     with open(p + ".tmp", "w", encoding="utf-8") as f:
         json.dump(doc, f, indent=indent)
-        if indent > 1:
+        if newline:
             f.write("\n")
     os.replace(p + ".tmp", p)
 
@@ -173,7 +174,7 @@ def read_summary(run_dir: str) -> Optional[Dict[str, Any]]:
 
 
 def write_summary(run_dir: str, summary: Dict[str, Any]) -> None:
-    _write_json(path(run_dir, SUMMARY), summary, indent=2)
+    _write_json(path(run_dir, SUMMARY), summary, indent=2, newline=True)
 
 
 def read_ab(run_dir: str) -> Optional[Dict[str, Any]]:
