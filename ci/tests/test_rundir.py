@@ -2,11 +2,13 @@
 """ci/zsgate/rundir.py: the run directory's names, the manifest (ci/meta), summary.json and
 ab.json; and that the shell steps (ci/kunit, ci/gate, ci/check) write the names it knows."""
 
+import io
 import os
 import re
 import subprocess
 import sys
 import tempfile
+import tokenize
 import unittest
 
 from zsgate import rundir
@@ -62,6 +64,58 @@ class NamesTest(unittest.TestCase):
         exts = shell_run_exts('x >"$out/$name.kcsan.log"; rm -f "$out/$name".{json,figs.json}', "out")
         self.assertEqual(exts, {"kcsan.log", "json", "figs.json"})
         self.assertFalse(exts <= set(rundir.RUN_EXTS))
+
+
+# A string literal that is a run-dir file name: ".json", name + ".vm.json", f"{name}.ktap",
+# "summary.json" (an extension alone, "vm.json", is what rundir.run_file takes).
+_RUN_FILE = re.compile(r"^(\{[^{}]*\}|\w[\w-]*)?\.(%s)$" % "|".join(re.escape(e) for e in rundir.RUN_EXTS))
+# Files of other directories than a run dir, named where they are written.
+NOT_RUN_DIR = {"examples.json",  # ci/examples' own OUT/examples-<id>/
+               "mutants.json",  # ci/mutants' OUT/mutants-<id>/
+               "export.json",  # zsgate/export.py's export dir
+               "kcidb_schema_v5_3.json"}  # beside zsgate/kcidb.py
+
+
+def hand_built(src):
+    """(line, literal) of the string literals in Python source that name run-dir files."""
+    hits = []
+    for tok in tokenize.generate_tokens(io.StringIO(src).readline):
+        if tok.type != tokenize.STRING:
+            continue
+        body = re.sub(r"""^[rbfuRBFU]*(\"\"\"|\'\'\'|"|')|(\"\"\"|\'\'\'|"|')$""", "", tok.string)
+        if body in NOT_RUN_DIR or body in rundir.RUN_EXTS:
+            continue
+        if _RUN_FILE.match(body) or body in rundir.DIR_FILES:
+            hits.append((tok.start[0], tok.string))
+    return hits
+
+
+class OnlyRundirTest(unittest.TestCase):
+    def test_scanner(self):
+        src = ('"""Writes NAME.json and summary.json."""\n'
+               'a = os.path.join(d, name + ".vm.json")\n'
+               'b = f"{name}.ktap"\n'
+               'c = os.path.join(d, "summary.json")\n'
+               'd = rundir.run_file(d, name, "figures.json")\n'
+               'e = f"no ab.json (exit {rc})"\n')
+        self.assertEqual([ln for ln, _ in hand_built(src)], [2, 3, 4])
+
+    def test_python_builds_run_dir_paths_only_through_rundir(self):
+        """Every Python program in ci/ and module in ci/zsgate (tests aside: they write
+        fixtures by hand on purpose)."""
+        files = [os.path.join(CI, f) for f in os.listdir(CI)]
+        files += [os.path.join(CI, "zsgate", f) for f in os.listdir(os.path.join(CI, "zsgate"))]
+        found = []
+        for p in sorted(files):
+            if not os.path.isfile(p) or os.path.basename(p) == "rundir.py":
+                continue
+            with open(p, encoding="utf-8", errors="replace") as f:
+                src = f.read()
+            if not (p.endswith(".py") or src.startswith("#!/usr/bin/env python3")):
+                continue
+            found += [f"{os.path.relpath(p, CI)}:{ln}: {lit}" for ln, lit in hand_built(src)]
+        self.assertEqual(found, [], "build these paths with zsgate/rundir.py")
+        self.assertIn(os.path.join(CI, "summary"), files)
 
 
 class MetaTest(unittest.TestCase):
