@@ -60,6 +60,15 @@ class NamesTest(unittest.TestCase):
         # ci/check reads the latest run's summary
         self.assertEqual(set(re.findall(r"\$OUT/latest/([a-z.]+)\"", shell("check"))), {rundir.SUMMARY})
 
+    def test_docs_table_lists_what_rundir_names(self):
+        with open(os.path.join(os.path.dirname(CI), "docs", "results.md"), encoding="utf-8") as f:
+            text = f.read()
+        table = text.split("## Files per run\n", 1)[1].split("\n## ", 1)[0]
+        cells = [ln.split("|")[1] for ln in table.splitlines() if ln.startswith("| `")]
+        names = {n for c in cells for n in re.findall(r"`([^`]+)`", c)}
+        self.assertEqual({n[len("<run>."):] for n in names if n.startswith("<run>.")}, set(rundir.RUN_EXTS))
+        self.assertEqual({n for n in names if not n.startswith("<run>.")}, set(rundir.DIR_FILES))
+
     def test_parser_sees_a_name_rundir_does_not_know(self):
         exts = shell_run_exts('x >"$out/$name.kcsan.log"; rm -f "$out/$name".{json,figs.json}', "out")
         self.assertEqual(exts, {"kcsan.log", "json", "figs.json"})
