@@ -11,6 +11,7 @@ import unittest
 
 from zsgate import ab, vm
 from zsgate.report import render
+from tests import summarize
 
 CI = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -194,7 +195,7 @@ class ReportAndSummaryTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d:
             self.meta(d)
             write_ab(d, 1.6)
-            r = subprocess.run([sys.executable, os.path.join(CI, "summary"), d], capture_output=True, text=True)
+            r = summarize.run(d)
             self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
             with open(os.path.join(d, "summary.json")) as f:
                 s = json.load(f)
@@ -216,7 +217,7 @@ class ReportAndSummaryTest(unittest.TestCase):
             doc["warnings"] = w
             with open(os.path.join(d, "ab.json"), "w") as f:
                 json.dump(doc, f)
-            r = subprocess.run([sys.executable, os.path.join(CI, "summary"), d], capture_output=True, text=True)
+            r = summarize.run(d)
             self.assertIn("warning: A/B: host busy", r.stdout)
             with open(os.path.join(d, "summary.json")) as f:
                 s = json.load(f)
@@ -281,7 +282,7 @@ class ReportAndSummaryTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d:
             self.meta(d)
             write_ab(d, 1.0, labels=("base", "base2"))
-            subprocess.run([sys.executable, os.path.join(CI, "summary"), d], capture_output=True)
+            summarize.run(d)
             r = subprocess.run([sys.executable, os.path.join(CI, "report"), d], capture_output=True, text=True)
             self.assertEqual(r.returncode, 0, r.stderr)
             with open(os.path.join(d, "report.md")) as f:

@@ -8,12 +8,12 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 import unittest
 
 from zsgate import bounded, build
+from tests import summarize
 from tests.test_build import fake_tree, load, read, write
 
 CI = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -189,7 +189,7 @@ class SummaryVmCrashTest(unittest.TestCase):
                 write(os.path.join(d, f"vm-x86_64-{rev}.vm.json"), json.dumps({
                     "status": "complete" if complete else "incomplete", "problems": problems,
                     "splats": [], "crash": crash}))
-            r = subprocess.run([sys.executable, os.path.join(CI, "summary"), d], capture_output=True, text=True)
+            r = summarize.run(d)
             self.assertEqual(r.returncode, 1, r.stdout)
             text = ("crashed in zswap_free.race.writeback.invalidate: "
                     "BUG: unable to handle page fault for address: ffff888100000000")
@@ -398,8 +398,7 @@ class AbSkipsCrashedKernelTest(unittest.TestCase):
         self.assertIn("not booting that kernel again", doc["not_run"])
 
         # the verdict line names the crash; the made-up ERROR case is not listed beside it
-        s = subprocess.run([sys.executable, os.path.join(CI, "summary"), self.run_dir],
-                           capture_output=True, text=True)
+        s = summarize.run(self.run_dir)
         self.assertEqual(s.returncode, 1, s.stdout)
         self.assertIn("verdict: FAIL - kunit-x86_64-patched crashed in test_deferred_enqueue_vs_drain: "
                       "BUG: kernel NULL pointer dereference, address: 0000000000000008", s.stdout)

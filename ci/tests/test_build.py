@@ -17,6 +17,7 @@ import unittest
 
 from zsgate import build
 from zsgate.results import build_failure, first_compiler_error
+from tests import summarize
 
 CI = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -247,7 +248,7 @@ class FailedBuildThroughTheGateTest(unittest.TestCase):
                                                     "test_cases": [{"name": "a", "status": "PASS"}]}]}, f)
         with open(os.path.join(self.run_dir, "vm-x86_64-base.vm.json"), "w") as f:
             json.dump({"status": "complete", "problems": [], "splats": []}, f)
-        r = subprocess.run([sys.executable, os.path.join(CI, "summary"), self.run_dir], capture_output=True, text=True)
+        r = summarize.run(self.run_dir)
         self.assertEqual(r.returncode, 1, r.stdout)
         first = "mm/tests/zsmalloc_kunit.c:412: error: implicit declaration of function 'zs_free_deferred_flush'"
         self.assertIn("verdict: FAIL - build failed: kunit-x86_64-patched: " + first, r.stdout)

@@ -9,6 +9,7 @@ import unittest
 
 from zsgate.results import (count_kunit_json, find_splats, kcsan_counts, kcsan_known_base_race,
                             kcsan_reports, skip_reasons)
+from tests import summarize
 
 CI = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -137,7 +138,7 @@ class MetaTest(unittest.TestCase):
 
 class SummaryTest(unittest.TestCase):
     def run_summary(self, d):
-        return subprocess.run([sys.executable, os.path.join(CI, "summary"), d], capture_output=True, text=True)
+        return summarize.run(d)
 
     def meta(self, d, runs):
         write(os.path.join(d, "meta.json"), {
@@ -165,6 +166,27 @@ class SummaryTest(unittest.TestCase):
             self.assertEqual(s["verdict"], "fail")
             self.assertEqual(len(s["splats"]), 1)
             self.assertTrue(any("kunit-x86_64-base: no results" in p for p in s["problems"]))
+
+    def test_entry_point(self):
+        """ci/summary, the program ci/gate runs: the module's verdict, exit code and lines;
+        exit 2 without a run dir."""
+        with tempfile.TemporaryDirectory() as d:
+            self.meta(d, ["kunit-um-base", "kunit-x86_64-base"])
+            write(os.path.join(d, "kunit-um-base.json"), {"test_cases": [{"name": "a", "status": "PASS"}]})
+            for rc, (cases, fail) in enumerate(((["PASS"], 0), (["PASS", "FAIL"], 1))):
+                write(os.path.join(d, "kunit-x86_64-base.json"),
+                      {"test_cases": [{"name": f"c{i}", "status": st} for i, st in enumerate(cases)]})
+                r = subprocess.run([os.path.join(CI, "summary"), d], capture_output=True, text=True)
+                self.assertEqual(r.returncode, rc, r.stdout + r.stderr)
+                self.assertRegex(r.stdout, rf"kunit-x86_64-base +{len(cases) - fail} +{fail} +0")
+                self.assertIn(f"verdict: {('PASS', 'FAIL')[rc]}  ({d}/summary.json)", r.stdout)
+                s = load(os.path.join(d, "summary.json"))
+                self.assertEqual([x["name"] for x in s["steps"]], ["summary"])
+                m = summarize.run(d)
+                self.assertEqual((m.returncode, m.stdout), (r.returncode, r.stdout))
+            r = subprocess.run([os.path.join(CI, "summary"), os.path.join(d, "nope")], capture_output=True, text=True)
+            self.assertEqual((r.returncode, r.stdout), (2, ""))
+            self.assertIn("usage: ci/summary RUN_DIR", r.stderr)
 
     def rule_run(self, d, base_cases, patched_cases, series=True):
         write(os.path.join(d, "meta.json"), {
@@ -250,8 +272,7 @@ class SummaryTest(unittest.TestCase):
             self.assertEqual(s["runs"][1]["kcsan"]["reports"], 1)
             self.assertTrue(any("outside zsmalloc/zram/zswap, not counted" in w for w in s["warnings"]))
             env = dict(os.environ, ZSGATE_KCSAN_ALL="1")
-            r = subprocess.run([sys.executable, os.path.join(CI, "summary"), d], capture_output=True,
-                               text=True, env=env)
+            r = summarize.run(d, env=env)
             self.assertEqual(r.returncode, 1, r.stdout)
 
     def test_patched_only_run_has_no_base_to_excuse_a_failure(self):

@@ -23,6 +23,7 @@ import unittest
 import uuid
 
 from zsgate import guard
+from tests import summarize
 
 CI = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -367,11 +368,11 @@ class InterruptedSummaryTest(unittest.TestCase):
                                                      "revision": "base", "kind": "kunit"}]}, f)
             with open(os.path.join(d, "kunit-x86_64-base.build.log"), "w") as f:
                 f.write("[01:00:00] Building KUnit Kernel ...\n  CC      mm/zsmalloc.o\n")
-            r = subprocess.run([os.path.join(CI, "summary"), d], capture_output=True, text=True)
+            r = summarize.run(d)
             self.assertIn("build failed", r.stdout)  # without a marker: judged as a failed build
             with open(os.path.join(d, "gate.interrupted"), "w") as f:
                 f.write("interrupted by SIGTERM; last step: gate: step kunit: kunit-x86_64-base\n")
-            r = subprocess.run([os.path.join(CI, "summary"), d], capture_output=True, text=True)
+            r = summarize.run(d)
             self.assertEqual(r.returncode, 1)
             self.assertNotIn("build failed", r.stdout)
             self.assertRegex(r.stdout, r"kunit-x86_64-base +not finished \(the gate stopped\)")

@@ -27,7 +27,7 @@ import re
 import sys
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
-from . import splat
+from . import rundir, splat
 from .results import SPLAT
 
 RCU_STALL_S = 60
@@ -202,21 +202,20 @@ def kunit_complete(json_path: str) -> bool:
 def kunit_crash(run_dir: str, name: str) -> Optional[Dict[str, Any]]:
     """The crash of a KUnit run of ci/kunit (NAME.log, NAME.json, NAME.build.log), or
     None: it finished, or it never booted (a failed build is not a crash)."""
-    console = _read_lines(os.path.join(run_dir, name + ".log"))
-    blog = _read_lines(os.path.join(run_dir, name + ".build.log")) or []
+    console = _read_lines(rundir.run_file(run_dir, name, "log"))
+    blog = _read_lines(rundir.run_file(run_dir, name, "build.log")) or []
     if console is None:
         return None
     m = next((KUNIT_TIMED_OUT.search(ln) for ln in blog if KUNIT_TIMED_OUT.search(ln)), None)
     timeout = float(m.group(1)) if m else None
-    return classify(console, kind="kunit", complete=kunit_complete(os.path.join(run_dir, name + ".json")),
+    return classify(console, kind="kunit", complete=kunit_complete(rundir.run_file(run_dir, name, "json")),
                     timed_out=m is not None, timeout=timeout)
 
 
 def vm_crash(run_dir: str, name: str) -> Optional[Dict[str, Any]]:
     """The crash ci/vm recorded in NAME.vm.json (None: finished, not run, or reused)."""
     try:
-        with open(os.path.join(run_dir, name + ".vm.json"), encoding="utf-8") as f:
-            crash: Optional[Dict[str, Any]] = json.load(f).get("crash")
+        crash: Optional[Dict[str, Any]] = rundir.read_json(rundir.run_file(run_dir, name, "vm.json")).get("crash")
         return crash
     except (OSError, ValueError):
         return None
@@ -230,8 +229,7 @@ def crashed_kernels(run_dir: str, arch: str, suffix: str = "") -> Dict[str, Dict
     """revision -> {"run": name, **crash} for the kernels of @arch (build dir
     .kunit-<arch><suffix>) whose KUnit or VM run in RUN_DIR/meta.json crashed or timed out."""
     try:
-        with open(os.path.join(run_dir, "meta.json"), encoding="utf-8") as f:
-            meta = json.load(f)
+        meta = rundir.read_meta(run_dir)
     except (OSError, ValueError):
         return {}
     out: Dict[str, Dict[str, Any]] = {}

@@ -25,7 +25,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
-from . import vm
+from . import rundir, vm
 from .results import find_splats
 
 TAP_START = re.compile(r"^(?:K?TAP version \d+)\s*$")
@@ -113,8 +113,9 @@ def vm_files(out: str, name: str, spec: Spec, env: Dict[str, str]) -> Dict[str, 
     splats = find_splats(run)
     # NAME.log is what ci/summary and ci/kcidb scan for splats: the consoles from the start
     # of the tests on; NAME.console.log the consoles as the farm returned them
-    for suffix, text in ((".log", run), (".console.log", console)):
-        with open(os.path.join(out, name + suffix), "w", encoding="utf-8") as f:
+    consoles: Tuple[Tuple[rundir.RunExt, List[str]], ...] = (("log", run), ("console.log", console))
+    for ext, text in consoles:
+        with open(rundir.run_file(out, name, ext), "w", encoding="utf-8") as f:
             f.write("\n".join(text) + "\n")
     cols = vm.parse_results(ktap)
     figures = vm.parse_figures(ktap)
@@ -130,11 +131,11 @@ def vm_files(out: str, name: str, spec: Spec, env: Dict[str, str]) -> Dict[str, 
             problems.append(f"{c['name']}: a result line with no case under it (was the log written "
                             "with '>' instead of through a pipe?)")
             complete = False
-    with open(os.path.join(out, name + ".ktap"), "w", encoding="utf-8") as f:
+    with open(rundir.run_file(out, name, "ktap"), "w", encoding="utf-8") as f:
         f.write("\n".join(vm.ktap_v1(ktap)) + "\n")
-    with open(os.path.join(out, name + ".json"), "w", encoding="utf-8") as f:
+    with open(rundir.run_file(out, name, "json"), "w", encoding="utf-8") as f:
         json.dump(vm.kunit_like_json(name, cols, problems), f, indent=1)
-    with open(os.path.join(out, name + ".figures.json"), "w", encoding="utf-8") as f:
+    with open(rundir.run_file(out, name, "figures.json"), "w", encoding="utf-8") as f:
         json.dump(figures, f, indent=1)
     counts = {"pass": 0, "fail": 0, "skip": 0}
     for c in cols:
@@ -146,7 +147,7 @@ def vm_files(out: str, name: str, spec: Spec, env: Dict[str, str]) -> Dict[str, 
             "source": [os.path.abspath(p) for p in paths], "env": env, "cases": [c["name"] for c in cols],
             "seconds": None, "status": "complete" if complete else "incomplete", "counts": counts,
             "problems": problems, "splats": splats, "figures": len(figures)}
-    with open(os.path.join(out, name + ".vm.json"), "w", encoding="utf-8") as f:
+    with open(rundir.run_file(out, name, "vm.json"), "w", encoding="utf-8") as f:
         json.dump(meta, f, indent=1)
     return meta
 
@@ -163,14 +164,14 @@ def kunit_files(out: str, name: str, spec: Spec, kunit_tool: Optional[str]) -> N
         raise FarmError(f"{spec.path}: {e.strerror}") from e
     if isinstance(doc, dict):
         doc["name"] = name
-        with open(os.path.join(out, name + ".json"), "w", encoding="utf-8") as f:
+        with open(rundir.run_file(out, name, "json"), "w", encoding="utf-8") as f:
             json.dump(doc, f, indent=1)
         return
     if not kunit_tool or not os.path.isfile(os.path.join(kunit_tool, "kunit.py")):
         raise FarmError(f"{spec.path} is a console log: --kunit-tool <tree>/tools/testing/kunit "
                         "is needed to parse it (kunit.py parse)")
-    shutil.copyfile(spec.path, os.path.join(out, name + ".log"))
-    jpath = os.path.join(out, name + ".json")
+    shutil.copyfile(spec.path, rundir.run_file(out, name, "log"))
+    jpath = rundir.run_file(out, name, "json")
     r = subprocess.run([sys.executable, os.path.join(kunit_tool, "kunit.py"), "parse",
                         f"--json={os.path.abspath(jpath)}", os.path.abspath(spec.path)],
                        capture_output=True, text=True)
@@ -179,7 +180,7 @@ def kunit_files(out: str, name: str, spec: Spec, kunit_tool: Optional[str]) -> N
     r = subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                                      "ktap-extract"), kunit_tool],
                        stdin=open(spec.path, encoding="utf-8", errors="replace"), capture_output=True, text=True)
-    with open(os.path.join(out, name + ".ktap"), "w", encoding="utf-8") as f:
+    with open(rundir.run_file(out, name, "ktap"), "w", encoding="utf-8") as f:
         f.write(r.stdout)
 
 
@@ -192,7 +193,7 @@ def collect(out: str, specs: List[Spec], kernel: Dict[str, Any], series: Optiona
         raise FarmError(f"given twice: {', '.join(dup)}")
     if os.path.exists(out):
         raise FarmError(f"{out} exists: a farm collection is written into a new run directory")
-    os.makedirs(os.path.join(out, "ab"))
+    os.makedirs(rundir.ab_dir(out))
     runs = []
     for s in specs:
         if s.kind == "kunit":
@@ -202,9 +203,8 @@ def collect(out: str, specs: List[Spec], kernel: Dict[str, Any], series: Optiona
             vm_files(out, s.name, s, {})
             runs.append({"name": s.name, "arch": s.arch, "revision": s.revision, "kind": "vm"})
         else:
-            vm_files(os.path.join(out, "ab"), s.name, s, dict(ab_env or {}))
+            vm_files(rundir.ab_dir(out), s.name, s, dict(ab_env or {}))
     meta = {"kernel": kernel, "series": series, "runs": runs, "farm": {
         "inputs": {s.name: [os.path.abspath(p) for p in s.path.split(",")] for s in specs}}}
-    with open(os.path.join(out, "meta.json"), "w", encoding="utf-8") as f:
-        json.dump(meta, f, indent=1)
+    rundir.write_meta(out, meta)
     return meta

@@ -46,6 +46,7 @@ from typing import Dict, Iterable, List, Optional, Set
 
 if not __package__:  # run as a file: python3 -I ci/zsgate/guard.py (ci/lib.sh zs_guard)
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from zsgate import rundir  # noqa: E402
 from zsgate.log import log, set_step  # noqa: E402
 
 PR_SET_PDEATHSIG = 1
@@ -226,7 +227,7 @@ class State:
         run = st.get("run")
         if not run or not os.path.isdir(run):
             return None
-        with open(os.path.join(run, "gate.interrupted"), "w", encoding="utf-8") as f:
+        with open(rundir.path(run, rundir.INTERRUPTED), "w", encoding="utf-8") as f:
             f.write(f"{why}; last step: {st.get('last', '?')}; "
                     f"at {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n")
         return run

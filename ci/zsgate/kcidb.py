@@ -48,6 +48,7 @@ import subprocess
 import urllib.parse
 from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
+from . import rundir
 from .results import build_failure, find_splats, kcsan_reports, skip_reasons
 
 ORIGIN = "zsgate"
@@ -163,12 +164,18 @@ class Report:
         self.builds: List[Dict[str, Any]] = []
         self.tests: List[Dict[str, Any]] = []
 
-    def url(self, fname: str) -> Optional[str]:
-        if not os.path.exists(os.path.join(self.run_dir, fname)):
+    def file(self, name: str, ext: rundir.RunExt) -> str:
+        """RUN_DIR/NAME.EXT, a file of the run `name`."""
+        return rundir.run_file(self.run_dir, name, ext)
+
+    def url(self, name: str, ext: rundir.RunExt) -> Optional[str]:
+        """The URL of a file of the run `name` (None when it is not there)."""
+        fname = rundir.file_name(name, ext)
+        if not os.path.exists(self.file(name, ext)):
             return None
         if self.base_url:
             return self.base_url.rstrip("/") + "/" + urllib.parse.quote(fname)
-        return "file://" + urllib.parse.quote(os.path.abspath(os.path.join(self.run_dir, fname)))
+        return "file://" + urllib.parse.quote(os.path.abspath(self.file(name, ext)))
 
     def build_id(self, name: str) -> str:
         return f"{self.prefix}:build:{name}"
@@ -327,9 +334,8 @@ def kunit_build(rep: Report, r: Dict[str, Any], debug: bool) -> str:
     """Add the build of KUnit run r; its status."""
     name = r["name"]
     arch = r.get("arch") or ""
-    blog_name = name + ".build.log"
-    blines = _lines(os.path.join(rep.run_dir, blog_name))
-    has_json = os.path.exists(os.path.join(rep.run_dir, name + ".json"))
+    blines = _lines(rep.file(name, "build.log"))
+    has_json = os.path.exists(rep.file(name, "json"))
     cfg = [f"zsmalloc-{arch}.kunitconfig", "vm.config"]
     if os.path.exists(os.path.join(os.path.dirname(SCHEMA_FILE), "..", "..", "configs", f"vm-{arch}.config")):
         cfg.append(f"vm-{arch}.config")
@@ -358,7 +364,7 @@ def kunit_build(rep: Report, r: Dict[str, Any], debug: bool) -> str:
         cmd = build_command(blines)
         if cmd:
             b["command"] = cmd
-        b["log_url"] = rep.url(blog_name)
+        b["log_url"] = rep.url(name, "build.log")
     if why:
         tail = "".join(blines[-40:])
         b["log_excerpt"] = (why + "\n\n" + tail)[:EXCERPT_MAX]
@@ -407,13 +413,13 @@ def _miss_candidates(root: Optional[Dict[str, Any]], sib_roots: List[Dict[str, A
 def kunit_tests(rep: Report, r: Dict[str, Any], all_runs: List[Dict[str, Any]], roots: Dict[str, Dict[str, Any]]) -> None:
     name = r["name"]
     root = roots.get(name)
-    ktap = _lines(os.path.join(rep.run_dir, name + ".ktap"))
+    ktap = _lines(rep.file(name, "ktap"))
     reasons = ktap_skip_reasons(ktap)
     case_reasons: Dict[str, str] = {}
     for s in skip_reasons(ktap):
         case_name, _, reason = s.partition(": ")
         case_reasons.setdefault(case_name, reason)
-    log_url = rep.url(name + ".log")
+    log_url = rep.url(name, "log")
     base = ("zsgate", "kunit")
     sibs = [roots[o["name"]] for o in _siblings(all_runs, r, roots)]
     if root is None:
@@ -421,7 +427,7 @@ def kunit_tests(rep: Report, r: Dict[str, Any], all_runs: List[Dict[str, Any]], 
         rep.test(name, "zsgate.kunit", "ERROR", log_url=log_url,
                  comment="the kernel was built but kunit.py wrote no results (boot failure or crash "
                          "before the first result)",
-                 log_excerpt="".join(_lines(os.path.join(rep.run_dir, name + ".build.log"))[-40:]),
+                 log_excerpt="".join(_lines(rep.file(name, "build.log"))[-40:]),
                  misc={"run": name})
         for g, names in cand.items():
             for n in names:
@@ -472,7 +478,7 @@ def vm_tests(rep: Report, r: Dict[str, Any], all_runs: List[Dict[str, Any]], roo
     name = r["name"]
     vm = vmj.get(name)
     root = roots.get(name)
-    log_url = rep.url(name + ".log")
+    log_url = rep.url(name, "log")
     if vm is not None and vm.get("status") == "not run":
         st = vm.get("build") or {}
         if st.get("status") == "failed":
@@ -530,7 +536,7 @@ def vm_tests(rep: Report, r: Dict[str, Any], all_runs: List[Dict[str, Any]], roo
 
 
 def console_test(rep: Report, r: Dict[str, Any], build: str) -> None:
-    log = os.path.join(rep.run_dir, r["name"] + ".log")
+    log = rep.file(r["name"], "log")
     if not os.path.exists(log):
         return
     lines = _lines(log)
@@ -541,7 +547,7 @@ def console_test(rep: Report, r: Dict[str, Any], build: str) -> None:
         splats += kcsan_reports(lines, os.environ.get("ZSGATE_KCSAN_ALL", "0") == "1")["ours"]
     kind = "vm" if r.get("kind") == "vm" else "kunit"
     rep.test(build, f"zsgate.{kind}.console_clean", "FAIL" if splats else "PASS",
-             log_url=rep.url(r["name"] + ".log"),
+             log_url=rep.url(r["name"], "log"),
              comment=f"{len(splats)} kernel splat line(s)" if splats else None,
              log_excerpt="\n".join(splats),
              misc={"run": r["name"]})
@@ -608,15 +614,15 @@ def build_report(run_dir: str, base_url: Optional[str] = None, origin: str = ORI
     """The KCIDB v5.3 report of a gate run directory (see the module docstring). `origin`:
     the submitter name KCIDB agreed with you (ids become <origin>:<run-id>...; test paths
     stay zsgate.*)."""
-    meta = _load(os.path.join(run_dir, "meta.json"))
+    meta = _load(rundir.path(run_dir, rundir.META))
     rep = Report(run_dir, base_url, origin)
     runs = meta.get("runs", [])
-    summary = _load_opt(os.path.join(run_dir, "summary.json"))
+    summary = _load_opt(rundir.path(run_dir, rundir.SUMMARY))
     co = checkout(rep, meta, summary)
     roots = {r["name"]: j for r in runs
-             for j in [_load_opt(os.path.join(run_dir, r["name"] + ".json"))] if isinstance(j, dict)}
+             for j in [_load_opt(rundir.run_file(run_dir, r["name"], "json"))] if isinstance(j, dict)}
     vmj = {r["name"]: j for r in runs if r.get("kind") == "vm"
-           for j in [_load_opt(os.path.join(run_dir, r["name"] + ".vm.json"))] if isinstance(j, dict)}
+           for j in [_load_opt(rundir.run_file(run_dir, r["name"], "vm.json"))] if isinstance(j, dict)}
     kunit_runs = [r for r in runs if r.get("kind") != "vm"]
     status = {r["name"]: kunit_build(rep, r, r["name"].endswith("-debug")) for r in kunit_runs}
     kunit_roots = {r["name"]: roots[r["name"]] for r in kunit_runs if r["name"] in roots}
@@ -641,7 +647,7 @@ def build_report(run_dir: str, base_url: Optional[str] = None, origin: str = ORI
         vm_tests(rep, r, [o for o in runs if o.get("kind") == "vm"], vm_roots, vmj, bname)
         if vm.get("status") != "not run":
             console_test(rep, r, bname)
-    ab = _load_opt(os.path.join(run_dir, "ab.json"))
+    ab = _load_opt(rundir.path(run_dir, rundir.AB))
     if isinstance(ab, dict):
         ab_tests(rep, ab, kunit_runs)
     return {"version": dict(VERSION), "checkouts": [co], "builds": rep.builds, "tests": rep.tests}

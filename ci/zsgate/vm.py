@@ -14,6 +14,8 @@ import stat
 import time
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
+from . import rundir
+
 BEGIN = "ZSGATE-KTAP-BEGIN"
 END = "ZSGATE-KTAP-END"
 START = "ZSGATE-VM: start"
@@ -248,8 +250,9 @@ def parse_figures(lines: Iterable[str]) -> List[Dict[str, Any]]:
 
 # ---------------------------------------------------------------- reuse of a clean run
 
-# What ci/vm writes per run, and reuse keeps.
-RUN_FILES = ("log", "ktap", "json", "figures.json", "vm.json")
+# What ci/vm writes per run, and reuse keeps (as run.<ext>).
+RUN_FILES = rundir.VM_RUN_FILES
+KEPT = "run"  # the NAME of a kept run's files
 
 
 def reuse_key(files: Iterable[str], text: Iterable[str]) -> str:
@@ -274,7 +277,7 @@ def store_run(cache_dir: str, key: str, out: str, name: str) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
     for ext in RUN_FILES:
-        shutil.copy2(os.path.join(out, f"{name}.{ext}"), os.path.join(tmp, f"run.{ext}"))
+        shutil.copy2(rundir.run_file(out, name, ext), rundir.run_file(tmp, KEPT, ext))
     shutil.rmtree(d, ignore_errors=True)
     os.rename(tmp, d)
 
@@ -283,22 +286,21 @@ def load_run(cache_dir: str, key: str, out: str, name: str) -> Optional[Dict[str
     """Copy a kept run to out/<name>.* (names rewritten, vm.json gains reused_from);
     its vm.json, or None when nothing complete is kept under this key."""
     d = os.path.join(cache_dir, key)
-    if not all(os.path.exists(os.path.join(d, f"run.{ext}")) for ext in RUN_FILES):
+    if not all(os.path.exists(rundir.run_file(d, KEPT, ext)) for ext in RUN_FILES):
         return None
-    with open(os.path.join(d, "run.vm.json"), encoding="utf-8") as f:
-        meta: Dict[str, Any] = json.load(f)
+    meta: Dict[str, Any] = rundir.read_json(rundir.run_file(d, KEPT, "vm.json"))
     if meta.get("status") != "complete" or meta.get("problems") or meta.get("splats"):
         return None
-    for ext in ("log", "ktap", "figures.json"):
-        shutil.copy2(os.path.join(d, f"run.{ext}"), os.path.join(out, f"{name}.{ext}"))
-    with open(os.path.join(d, "run.json"), encoding="utf-8") as f:
-        kj = json.load(f)
+    copied: Tuple[rundir.RunExt, ...] = ("log", "ktap", "figures.json")
+    for ext in copied:
+        shutil.copy2(rundir.run_file(d, KEPT, ext), rundir.run_file(out, name, ext))
+    kj = rundir.read_json(rundir.run_file(d, KEPT, "json"))
     kj["name"] = name
-    with open(os.path.join(out, f"{name}.json"), "w", encoding="utf-8") as f:
+    with open(rundir.run_file(out, name, "json"), "w", encoding="utf-8") as f:
         json.dump(kj, f, indent=1)
-    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(os.path.getmtime(os.path.join(d, "run.vm.json"))))
+    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(os.path.getmtime(rundir.run_file(d, KEPT, "vm.json"))))
     meta["reused_from"] = {"key": key, "name": meta.get("name"), "date": when}
     meta["name"] = name
-    with open(os.path.join(out, f"{name}.vm.json"), "w", encoding="utf-8") as f:
+    with open(rundir.run_file(out, name, "vm.json"), "w", encoding="utf-8") as f:
         json.dump(meta, f, indent=1)
     return meta
