@@ -946,14 +946,15 @@ def _formatter(prog: str) -> argparse.HelpFormatter:
 
 def build_parser() -> Tuple[argparse.ArgumentParser, Dict[str, argparse.ArgumentParser]]:
     parser = argparse.ArgumentParser(
-        prog="zsgate", formatter_class=_formatter, epilog=_epilog(),
+        prog="zsgate", formatter_class=_formatter, epilog=_epilog(), allow_abbrev=False,
         description="zsgate: the gate for the zsmalloc free-path series. One verb per Make target and"
                     " per pipeline step.")
     sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
     parsers: Dict[str, argparse.ArgumentParser] = {}
     for v in VERBS:
         h = v.help if v.make else v.help.replace("step: ", "", 1) + " [step]"
-        p = sub.add_parser(v.name, help=h, description=v.help, formatter_class=_formatter)
+        p = sub.add_parser(v.name, help=h, description=v.help, formatter_class=_formatter,
+                           allow_abbrev=False)
         v.add_opts(p)
         parsers[v.name] = p
     return parser, parsers
