@@ -302,6 +302,21 @@ class RunPlanTest(unittest.TestCase):
         self.assertIn("is not a Linux source tree", r.stderr)
 
 
+class DocsTest(unittest.TestCase):
+    def test_docs_cli_lists_every_verb_and_its_make_target(self):
+        with open(os.path.join(ROOT, "docs", "cli.md"), encoding="utf-8") as f:
+            rows = re.findall(r"^\| `([a-z-]+)` \| .* \| (step|`make ([a-z-]+)`) \|$", f.read(), re.M)
+        self.assertEqual({r[0]: r[2] or None for r in rows},
+                         {v.name: v.name if v.make else None for v in cli.VERBS})
+
+    def test_the_options_docs_cli_names_exist(self):
+        with open(os.path.join(ROOT, "docs", "cli.md"), encoding="utf-8") as f:
+            named = set(re.findall(r"`(--[a-z-]+)", f.read()))
+        parser, parsers = cli.build_parser()
+        known = {o for p in parsers.values() for a in p._actions for o in a.option_strings}
+        self.assertEqual(named - known, set())
+
+
 @unittest.skipUnless(shutil.which("make"), "needs make")
 class MakefileTest(unittest.TestCase):
     def make(self, *args: str) -> str:
