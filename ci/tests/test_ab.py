@@ -369,3 +369,61 @@ class CliTest(unittest.TestCase):
             self.assertEqual(doc["inner_rounds"], 2)
             self.assertEqual(doc["seconds"], 240)
             self.assertEqual(doc["statistic"], ab.rule_summary(doc["margin"], ab.POOLED_MARGIN, False))
+
+
+def percall_rounds(rng, factor, rounds=4, noise=0.01, calls=8192, fns=("zs_free", "zram_slot_free_notify"),
+                   labels=("base", "patched")):
+    """Interleaved boots with one percall figure per function: patched = base * factor."""
+    out = []
+    for i in range(rounds):
+        pair = [(labels[0], 1.0), (labels[1], factor)]
+        drift = rng.uniform(0.9, 1.1)   # a boot-to-boot level both sides of a round share
+        for label, f in (pair if i % 2 == 0 else pair[::-1]):
+            out.append((label, [{"backend": "zram", "case": "percall", "fn": fn, "size_mb": 16, "procs": 1,
+                                 "calls": calls, "median_ns": round(900 * f * drift * rng.lognormvariate(0, noise))}
+                                for fn in fns]))
+    return out
+
+
+class PercallTest(unittest.TestCase):
+    def test_base_vs_base_not_flagged(self):
+        flagged = 0
+        for seed in range(200):
+            es = ab.percall(percall_rounds(random.Random(seed), 1.0))
+            flagged += any(e["regression"] for e in es)
+        self.assertLessEqual(flagged, 200 * 0.03)
+
+    def test_ten_percent_slower_call_flagged(self):
+        for seed in range(20):
+            es = {e["fn"]: e for e in ab.percall(percall_rounds(random.Random(seed), 1.10))}
+            self.assertTrue(es["zs_free"]["regression"], es["zs_free"])
+            self.assertAlmostEqual(es["zs_free"]["ratio"], 1.10, delta=0.03)
+            self.assertEqual(es["zs_free"]["pairs"], 4)
+
+    def test_faster_is_not_a_regression(self):
+        es = ab.percall(percall_rounds(random.Random(1), 0.5))
+        self.assertFalse(any(e["regression"] for e in es))
+
+    def test_few_calls_shown_not_judged(self):
+        es = ab.percall(percall_rounds(random.Random(2), 1.5, calls=10))
+        self.assertTrue(all(e["ratio"] and not e["judged"] and not e["regression"] for e in es))
+        self.assertIn("calls", es[0]["why_not_judged"])
+
+    def test_function_only_one_side_has(self):
+        rounds = percall_rounds(random.Random(3), 1.0)
+        rounds = [(lab, figs + ([{"backend": "zram", "case": "percall", "fn": "zs_free_deferred", "calls": 9000,
+                                  "median_ns": 300}] if lab == "patched" else [])) for lab, figs in rounds]
+        es = {e["fn"]: e for e in ab.percall(rounds)}
+        self.assertIsNone(es["zs_free_deferred"]["ratio"])
+        self.assertFalse(es["zs_free_deferred"]["regression"])
+        self.assertEqual(es["zs_free_deferred"]["patched"]["median_ns"], 300)
+
+    def test_percall_not_a_case(self):
+        self.assertEqual(ab.collect(percall_rounds(random.Random(4), 1.0)), {})
+
+    def test_calls_zero_figure(self):
+        rounds = [("base", [{"backend": "zram", "case": "percall", "fn": "zs_free", "calls": 0}]),
+                  ("patched", [{"backend": "zram", "case": "percall", "fn": "zs_free", "calls": 0}])] * 4
+        es = ab.percall(rounds)
+        self.assertIsNone(es[0]["ratio"])
+        self.assertFalse(es[0]["regression"])

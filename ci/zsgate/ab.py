@@ -43,7 +43,7 @@ def collect(rounds: Iterable[Tuple[str, List[Dict[str, Any]]]]) -> Dict[Key, Dic
     for rev, figs in rounds:
         for f in figs:
             k = case_key(f)
-            if k is None:
+            if k is None or f.get("case") == "percall":   # percall(): per function, not per case
                 continue
             out.setdefault(k, {}).setdefault(rev, []).append(f)
     return out
@@ -139,14 +139,86 @@ def pooled(entries: List[Dict[str, Any]], margin: float = POOLED_MARGIN, judged:
         d = [statistics.mean(math.log(e["patched"]["values_us"][i] / e["base"]["values_us"][i]) for e in es)
              for i in range(rounds)]
         m = statistics.mean(d)
-        half = T975.get(rounds - 1, 2.0) * statistics.stdev(d) / math.sqrt(rounds)
-        lo, hi = math.exp(m - half), math.exp(m + half)
+        _, lo, hi = _paired_t(d)
         out.append({"backend": backend, "cases": [case_label(e) for e in es], "pairs": rounds,
                     "pair_ratios": [math.exp(x) for x in d], "ratio": math.exp(m),
                     "ratio_lo": lo, "ratio_hi": hi, "speedup": math.exp(-m),
                     "speedup_lo": 1 / hi, "speedup_hi": 1 / lo, "margin": margin,
                     "judged": judged, "regression": judged and lo > 1 + margin})
     return out
+
+
+PERCALL_MARGIN = 0.03
+PERCALL_MIN_CALLS = 1000   # calls per boot and side below which a function is shown, not judged
+
+
+def _paired_t(d: List[float]) -> Tuple[float, float, float]:
+    """exp(mean), and the 95 % Student t interval of the mean, of paired log ratios @d."""
+    m = statistics.mean(d)
+    half = T975.get(len(d) - 1, 2.0) * statistics.stdev(d) / math.sqrt(len(d))
+    return math.exp(m), math.exp(m - half), math.exp(m + half)
+
+
+def percall(rounds: Iterable[Tuple[str, List[Dict[str, Any]]]], a: str = "base", b: str = "patched",
+            margin: float = PERCALL_MARGIN, judged: bool = True) -> List[Dict[str, Any]]:
+    """The free path per call (`case=percall` figures, one per function and boot): per backend
+    and function, the per-boot median call times of @a and @b paired by round
+    (docs/vm-ab.md, "Per call"). judged=False (a busy host): shown, never a regression."""
+    per: Dict[Tuple[str, str], Dict[str, List[Optional[Dict[str, Any]]]]] = {}
+    seen: Dict[str, int] = {}
+    for rev, figs in rounds:
+        seen[rev] = seen.get(rev, 0) + 1
+        i = seen[rev] - 1
+        for f in figs:
+            if f.get("case") != "percall" or not f.get("fn"):
+                continue
+            slot = per.setdefault((str(f["backend"]), str(f["fn"])), {})
+            lst = slot.setdefault(rev, [])
+            lst += [None] * (i + 1 - len(lst))
+            lst[i] = f
+    out = []
+    for (backend, fn) in sorted(per):
+        revs = per[(backend, fn)]
+        fa, fb = revs.get(a, []), revs.get(b, [])
+
+        def ns(f: Optional[Dict[str, Any]]) -> Optional[float]:
+            if not f or not isinstance(f.get("median_ns"), (int, float)) or f["median_ns"] <= 0:
+                return None
+            return float(f["median_ns"])
+
+        def calls(fs: List[Optional[Dict[str, Any]]]) -> List[int]:
+            return [int(f.get("calls") or 0) for f in fs if f]
+
+        e: Dict[str, Any] = {"backend": backend, "fn": fn, "metric": "median_ns",
+                             "base": {"values_ns": [ns(f) for f in fa], "calls": calls(fa)},
+                             "patched": {"values_ns": [ns(f) for f in fb], "calls": calls(fb)},
+                             "ratio": None, "ratio_lo": None, "ratio_hi": None, "pairs": 0,
+                             "margin": margin, "judged": False, "regression": False}
+        for side in ("base", "patched"):
+            vals = [v for v in e[side]["values_ns"] if v is not None]
+            e[side]["median_ns"] = median(vals) if vals else None
+        pairs = [(x, y) for x, y in zip(e["base"]["values_ns"], e["patched"]["values_ns"])
+                 if x is not None and y is not None]
+        few = min(e["base"]["calls"] + e["patched"]["calls"], default=0) < PERCALL_MIN_CALLS
+        if few:
+            e["why_not_judged"] = f"fewer than {PERCALL_MIN_CALLS} calls in a boot"
+        if len(pairs) >= 3:
+            d = [math.log(y / x) for x, y in pairs]
+            e["pair_ratios"] = [math.exp(x) for x in d]
+            e["ratio"], e["ratio_lo"], e["ratio_hi"] = _paired_t(d)
+            e["pairs"] = len(pairs)
+            e["judged"] = judged and not few
+            e["regression"] = bool(e["judged"] and e["ratio_lo"] > 1 + margin)
+        elif not few:
+            e["why_not_judged"] = "fewer than 3 rounds with both sides"
+        if not judged and not few and len(pairs) >= 3:
+            e["why_not_judged"] = "host busy"
+        out.append(e)
+    return out
+
+
+def percall_label(e: Dict[str, Any]) -> str:
+    return f"{e['backend']} {e['fn']}() per call"
 
 
 def pooled_label(p: Dict[str, Any]) -> str:
@@ -184,7 +256,9 @@ def rule_summary(margin: float = MARGIN, pooled_margin: float = POOLED_MARGIN,
             f"lies above {1 + margin:g} and the ratio exceeds {1 + margin:g} + the base rounds' spread; "
             f"pooled per backend (one-process judged cases paired by round, 95 % t interval of the mean "
             f"log ratio): regresses when the interval lies above {1 + pooled_margin:g}, judged only on a "
-            f"quiet host (other processes <= {BUSY_CPUS:g} CPUs); see {RULE_DOC}")
+            f"quiet host (other processes <= {BUSY_CPUS:g} CPUs); per call (percall figures, per backend and "
+            f"function, >= {PERCALL_MIN_CALLS} calls a boot): the per-boot median call times paired by round, "
+            f"95 % t interval of the mean log ratio, regresses when it lies above {1 + PERCALL_MARGIN:g}; see {RULE_DOC}")
 
 
 def case_label(e: Dict[str, Any]) -> str:

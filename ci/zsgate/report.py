@@ -3,7 +3,7 @@
 
 from typing import Any, Callable, Dict, List, Optional
 
-from zsgate.ab import MARGIN, POOLED_MARGIN, rule_summary
+from zsgate.ab import MARGIN, POOLED_MARGIN, median, rule_summary
 
 
 def _us(v: Optional[float]) -> str:
@@ -163,6 +163,21 @@ def render(run_id: str, summary: Optional[Dict[str, Any]], abd: Optional[Dict[st
                            f"{' '.join(f'{r:.2f}' for r in p['pair_ratios'])} | "
                            f"{p['speedup']:.2f} ({p['speedup_lo']:.2f}–{p['speedup_hi']:.2f}){flag} |")
             out += [""]
+        percall = [e for e in abd.get("percall") or [] if e.get("ratio") is not None]
+        if percall:
+            out += ["## The free path per call (kernel-side, kprobes + hist triggers)", "",
+                    f"| backend | function | calls a boot ({la}/{lb}) | {la} ns | {lb} ns | {lb}/{la} per pair | "
+                    "ratio (95 % t interval) |", "|---|---|---:|---:|---:|---|---:|"]
+            for e in percall:
+                flag = " **REGRESSION**" if e.get("regression") else (
+                    "" if e.get("judged") else f" (not judged: {e.get('why_not_judged', '')})")
+                ca = int(median([float(c) for c in e["base"]["calls"]])) if e["base"]["calls"] else 0
+                cb = int(median([float(c) for c in e["patched"]["calls"]])) if e["patched"]["calls"] else 0
+                out.append(f"| {e['backend']} | {e['fn']}() | {ca}/{cb} | {e['base']['median_ns']:.0f} | "
+                           f"{e['patched']['median_ns']:.0f} | {' '.join(f'{r:.3f}' for r in e['pair_ratios'])} | "
+                           f"{e['ratio']:.3f} ({e['ratio_lo']:.3f}–{e['ratio_hi']:.3f}){flag} |")
+            out += ["", "Each boot's figure is the median over every call of the function from the munmap() "
+                    "until the pool was back at baseline (8 ns buckets); < 1 means faster.", ""]
         rule = rule_summary(abd.get("margin", MARGIN), abd.get("pooled_margin", POOLED_MARGIN),
                             bool(abd.get("judge_concurrent")))
         out += ["Cells: median over the rounds (boots) of each boot's median per-process release time, "

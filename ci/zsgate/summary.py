@@ -339,6 +339,12 @@ def print_summary(run_dir: str, s: Dict_) -> None:
         print(f"  {p['backend'] + ' pooled (' + str(len(p['cases'])) + ' cases, ' + str(p['pairs']) + ' pairs)':36} "
               f"{'':>20}  {p['speedup']:.2f} [{p['speedup_lo']:.2f}, {p['speedup_hi']:.2f}]"
               f"{'  REGRESSION' if p.get('regression') else ''}")
+    for e in (s["ab_run"] or {}).get("percall", []):
+        if e.get("ratio") is None:
+            continue
+        print(f"  {e['backend'] + ' ' + e['fn'] + '() per call':36} {e['base']['median_ns']:>8.0f}ns "
+              f"{e['patched']['median_ns']:>8.0f}ns  {1 / e['ratio']:.2f} [{1 / e['ratio_hi']:.2f}, {1 / e['ratio_lo']:.2f}]"
+              f"{'  REGRESSION' if e.get('regression') else ''}")
     for r in s["runs"]:
         if r.get("kcsan") is not None:
             k = r["kcsan"]

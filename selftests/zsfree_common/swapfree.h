@@ -18,6 +18,7 @@
  *   zsf_measure.c   clocks, kworker CPU time, percentiles, figure lines
  *   zsf_kmsg.c      the kernel-log splat scan
  *   zsf_proc.c      workers, tools, the release barrier, shared memory
+ *   zsf_percall.c   per-call time of kernel functions (kprobes, hist triggers)
  *
  * Part B by capability: revisions differ (per-cpu buffers with only
  * zs_free_deferred(), a per-pool queue with zs_free_deferred_flush(), a
@@ -73,6 +74,9 @@
  *             (decimal, -1 = not reached within the deadline)
  *   avail50_ms avail90_ms          the same for MemAvailable growth
  *   drain_ms  release -> pool back at baseline (leak check), decimal
+ *   fn calls dropped median_ns p10_ns p90_ns bucket_ns   case=percall: one
+ *             function's per-call time over every call from the munmap()
+ *             until the pool was back at baseline (zsf_percall.c)
  *   enqueued drained overflow batches pending capacity  Part B counter deltas
  *   iterations compactions secs   race tests: worker rounds, compaction
  *             triggers, duration; wb_pages pool_limit_hit (zswap deltas)
@@ -264,6 +268,40 @@ struct zsf_pct zsf_percentiles(uint64_t *v, int n);	/* sorts v */
 /* one "# zsgate: backend=... " line; fmt continues with key=value pairs */
 __printf(2, 3)
 void zsf_figure(struct zsf_ctx *c, const char *fmt, ...);
+
+/*
+ * zsf_percall.c: per-call time of the free path's functions, kernel-side
+ * (a kprobe and a kretprobe per function, a synthetic event with the
+ * latency, a hist trigger bucketing it; see the file's comment).
+ * zsf_percall_init() keeps those of @fns the kernel has (0, or KSFT_SKIP
+ * with @why: no tracefs, kprobe events or hist triggers, none of @fns);
+ * zsf_percall_start() arms them (0 or -errno with @why; nothing left armed
+ * on failure); zsf_percall_stop() adds what the histograms counted since
+ * start to the buckets and removes every probe and trigger. The figure line
+ * per function: case=percall fn=F calls median_ns p10_ns p90_ns (bucket
+ * midpoints), dropped (calls the histogram had no room for).
+ */
+#define ZSF_PERCALL_MAX 4
+#define ZSF_PERCALL_BUCKET_NS 8
+#define ZSF_PERCALL_NBUCKETS 8192	/* 8 ns up to 65 us; slower calls: the last */
+struct zsf_percall_fn {
+	char fn[64];
+	bool on;
+	uint64_t calls, dropped;
+	uint64_t bucket[ZSF_PERCALL_NBUCKETS];
+};
+struct zsf_percall {
+	struct zsf_ctx *c;
+	const char *tracefs;
+	int n;
+	struct zsf_percall_fn f[ZSF_PERCALL_MAX];
+};
+int zsf_percall_init(struct zsf_ctx *c, struct zsf_percall *p,
+		     const char *const *fns, int nfns, char *why, size_t len);
+int zsf_percall_start(struct zsf_percall *p, char *why, size_t len);
+void zsf_percall_stop(struct zsf_percall *p);
+void zsf_percall_figures(struct zsf_ctx *c, const struct zsf_percall *p,
+			 int mb, int rounds);
 
 /* zsf_kmsg.c */
 /* kernel log: remember the end now; scan since then; -1: no /dev/kmsg */

@@ -131,6 +131,9 @@ static int undo(char *line)
 		r = r == -ENOENT ? 0 : r;	/* not armed (any more) */
 	} else if (sscanf(line, "write %127s %399s", arg2, arg) == 2) {
 		r = zsf_write_str(arg2, arg);
+	} else if (sscanf(line, "trace %127s %399s", arg2, arg) == 2) {
+		/* tracefs: usually removed already by zsf_percall_stop() */
+		zsf_write_str(arg2, arg);
 	} else if (sscanf(line, "umount %399s", arg) == 1) {
 		if (umount2(arg, MNT_DETACH) && errno != EINVAL)
 			r = -errno;

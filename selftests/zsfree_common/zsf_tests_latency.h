@@ -2,10 +2,11 @@
 /*
  * zsf_tests_latency.h - the latency scenarios: munmap (one release of
  * 64..512 MB), teardown (1..4 processes released together by munmap() or
- * exit) and return_rate (how fast the pool and MemAvailable come back).
- * Their figures are what ci/ab compares: its DEFAULT_FILTER selects these
+ * exit), return_rate (how fast the pool and MemAvailable come back) and
+ * percall (the free path's functions timed per call, kernel-side). Their
+ * figures are what ci/ab compares: its DEFAULT_FILTER selects these
  * fixtures only (-f munmap, -r teardown.pN_munmap.concurrent,
- * -r return_rate.pN_munmap.sampled). Each also ends in zsf_check_clean(),
+ * -r return_rate.pN_munmap.sampled, -f percall). Each also ends in zsf_check_clean(),
  * so the gate's correctness set (CORRECTNESS in ci/vm) runs three of them
  * for their checks: munmap.mb64.latency, teardown.p4_{munmap,exit}.concurrent.
  */
@@ -425,6 +426,74 @@ TEST_F_TIMEOUT(return_rate, sampled, 300)
 		   (unsigned long long)zsf_percentiles(freed, rounds).med,
 		   zsf_med_ms(r50, rounds), zsf_med_ms(r90, rounds),
 		   zsf_med_ms(a50, rounds), zsf_med_ms(a90, rounds), rounds);
+}
+
+/* ------------------------------------------------------------------ */
+/*
+ * percall: the free path timed per call, kernel-side (zsf_percall.c). One
+ * munmap of 64 MB (quick: 16) per round as in munmap.latency, with a
+ * kprobe/kretprobe pair and a latency histogram armed on the backend's
+ * release entry point, zs_free() and zs_free_deferred() (those the kernel
+ * has) from just before the munmap() until the pool is back at baseline,
+ * so that deferred frees count too. The probes slow the release: a pass of
+ * its own, after the other latency cases. ci/ab compares the per-call
+ * medians of each function (docs/vm-ab.md). A kernel without kprobe
+ * events or hist triggers SKIPs, naming the option.
+ */
+FIXTURE(percall) {
+	struct zsf_ctx c;
+	struct zsf_percall *p;
+};
+
+FIXTURE_SETUP(percall)
+{
+	static const char *const fns[] = {
+		ZSF_BACKEND == ZSF_ZRAM ? "zram_slot_free_notify" : "zswap_invalidate",
+		"zs_free", "zs_free_deferred",
+	};
+	char why[256] = "";
+	int r;
+
+	self->p = NULL;
+	if (!zsf_setup_or_skip(_metadata, &self->c, 0))
+		return;
+	self->p = calloc(1, sizeof(*self->p));
+	ASSERT_NE(NULL, self->p);
+	r = zsf_percall_init(&self->c, self->p, fns, ARRAY_SIZE(fns), why, sizeof(why));
+	if (r == KSFT_SKIP)
+		SKIP(return, "%s", why);
+	ASSERT_EQ(0, r);
+}
+
+FIXTURE_TEARDOWN(percall)
+{
+	if (self->p) {
+		zsf_percall_stop(self->p);	/* after a failed ASSERT */
+		free(self->p);
+	}
+	ZSF_TEARDOWN();
+}
+
+TEST_F_TIMEOUT(percall, free_path, 300)
+{
+	int mb = zsf_size_mb(64), rounds = zsf_env.rounds, r;
+	size_t bytes = mb * ZSF_MB;
+	char why[256] = "";
+
+	for (r = 0; r < rounds; r++) {
+		char *p = zsf_region(bytes);
+		double ms;
+
+		ASSERT_NE(NULL, p);
+		zsf_prepare(_metadata, p, bytes, 0x5000 + r);
+		if (zsf_percall_start(self->p, why, sizeof(why)))
+			SKIP(return, "cannot time the free path here: %s", why);
+		ASSERT_EQ(0, munmap(p, bytes));
+		ms = zsf_check_clean(_metadata, &self->c);
+		zsf_percall_stop(self->p);
+		ASSERT_LE(0, ms);
+	}
+	zsf_percall_figures(&self->c, self->p, mb, rounds);
 }
 
 #endif
