@@ -427,3 +427,12 @@ class PercallTest(unittest.TestCase):
         es = ab.percall(rounds)
         self.assertIsNone(es[0]["ratio"])
         self.assertFalse(es[0]["regression"])
+
+    def test_windows_judge_each_run_of_rounds(self):
+        rounds = percall_rounds(random.Random(8), 1.10, rounds=12)
+        round_of = [1 + k // 2 for k in range(len(rounds))]
+        w = ab.windows(rounds, round_of, 4)
+        self.assertEqual((w["gates"], w["flagged"]), (3, 3))
+        self.assertEqual(w["per_gate"][1]["rounds"], "5-8")
+        w = ab.windows(percall_rounds(random.Random(9), 1.0, rounds=12), round_of, 4)
+        self.assertEqual(w["flagged"], 0)

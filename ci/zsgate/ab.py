@@ -148,7 +148,7 @@ def pooled(entries: List[Dict[str, Any]], margin: float = POOLED_MARGIN, judged:
     return out
 
 
-PERCALL_MARGIN = 0.03
+PERCALL_MARGIN = 0.02
 PERCALL_MIN_CALLS = 1000   # calls per boot and side below which a function is shown, not judged
 
 
@@ -217,6 +217,26 @@ def percall(rounds: Iterable[Tuple[str, List[Dict[str, Any]]]], a: str = "base",
     return out
 
 
+def windows(rounds: List[Tuple[str, List[Dict[str, Any]]]], round_of: List[int], size: int,
+            a: str = "base", b: str = "patched", margin: float = MARGIN,
+            judge_concurrent: bool = False) -> Dict[str, Any]:
+    """Each disjoint run of @size rounds of one long A/B judged as a gate of that many rounds
+    would judge it (ci/ab --windows): the rule's power and false-alarm rate measured in one
+    run. @round_of gives the round of each @rounds entry. The busy-host warning is not
+    applied per window (the pooled rule is judged in every window)."""
+    per_gate = []
+    last = max(round_of, default=0)
+    for w0 in range(1, last - size + 2, size):
+        sel = [r for r, i in zip(rounds, round_of) if w0 <= i < w0 + size]
+        es = analyze(collect(sel), margin=margin, a=a, b=b, judge_concurrent=judge_concurrent)
+        flagged = [case_label(e) for e in regressions(es)]
+        flagged += [pooled_label(p) for p in pooled(es) if p["regression"]]
+        flagged += [percall_label(e) for e in percall(sel, a, b) if e["regression"]]
+        per_gate.append({"rounds": f"{w0}-{w0 + size - 1}", "flagged": flagged})
+    return {"size": size, "gates": len(per_gate), "flagged": sum(1 for g in per_gate if g["flagged"]),
+            "per_gate": per_gate}
+
+
 def percall_label(e: Dict[str, Any]) -> str:
     return f"{e['backend']} {e['fn']}() per call"
 
@@ -258,7 +278,8 @@ def rule_summary(margin: float = MARGIN, pooled_margin: float = POOLED_MARGIN,
             f"log ratio): regresses when the interval lies above {1 + pooled_margin:g}, judged only on a "
             f"quiet host (other processes <= {BUSY_CPUS:g} CPUs); per call (percall figures, per backend and "
             f"function, >= {PERCALL_MIN_CALLS} calls a boot): the per-boot median call times paired by round, "
-            f"95 % t interval of the mean log ratio, regresses when it lies above {1 + PERCALL_MARGIN:g}; see {RULE_DOC}")
+            f"95 % t interval of the mean log ratio (instruction counts: QEMU -icount), regresses when it "
+            f"lies above {1 + PERCALL_MARGIN:g}, judged on a busy host too; see {RULE_DOC}")
 
 
 def case_label(e: Dict[str, Any]) -> str:

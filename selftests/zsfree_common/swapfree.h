@@ -279,11 +279,13 @@ void zsf_figure(struct zsf_ctx *c, const char *fmt, ...);
  * on failure); zsf_percall_stop() adds what the histograms counted since
  * start to the buckets and removes every probe and trigger. The figure line
  * per function: case=percall fn=F calls median_ns p10_ns p90_ns (bucket
- * midpoints), dropped (calls the histogram had no room for).
+ * midpoints), dropped (calls the histogram had no room for). The times
+ * include the probes' own cost (the same code in every kernel); in QEMU
+ * with -icount (ci/ab's per-call boots) they count instructions.
  */
 #define ZSF_PERCALL_MAX 4
-#define ZSF_PERCALL_BUCKET_NS 8
-#define ZSF_PERCALL_NBUCKETS 8192	/* 8 ns up to 65 us; slower calls: the last */
+#define ZSF_PERCALL_BUCKET_NS 4
+#define ZSF_PERCALL_NBUCKETS 16384	/* 4 ns up to 65 us; slower calls: the last */
 struct zsf_percall_fn {
 	char fn[64];
 	bool on;
