@@ -60,7 +60,7 @@ class LayoutTest(unittest.TestCase):
 
     def test_the_parts_hold_their_scenarios(self):
         self.assertEqual(fixtures(self.fixture), set())
-        self.assertEqual(fixtures(self.latency), {"munmap", "teardown", "return_rate"})
+        self.assertEqual(fixtures(self.latency), {"munmap", "teardown", "return_rate", "percall"})
         self.assertEqual(fixtures(self.correctness), {"overflow", "integrity", "race"})
         umbrella = read(os.path.join(COMMON, "zsfree_tests.h"))
         self.assertEqual(re.findall(r'^#include "(\w+\.h)"', umbrella, re.M),
@@ -74,6 +74,11 @@ class LayoutTest(unittest.TestCase):
             if kind == "r":
                 for c, cases in self.cases.items():
                     self.assertIn(arg, cases, f"{c} has no {arg}")
+
+    def test_ab_percall_boot_runs_the_percall_fixture(self):
+        args = filter_args(script_constant(os.path.join(CI, "ab"), "PERCALL_FILTER"))
+        self.assertEqual(args, [("f", "percall")])
+        self.assertIn("percall", fixtures(self.latency))
 
     def test_gate_correctness_set_names_existing_cases(self):
         args = filter_args(script_constant(os.path.join(CI, "vm"), "CORRECTNESS"))
@@ -90,10 +95,10 @@ class LayoutTest(unittest.TestCase):
                 self.assertIn(arg, cases, f"{c} has no {arg}")
 
     def test_case_names_match_the_binaries_list(self):
-        """The parser above finds every case `-l` lists (zram_free 23, zswap_free 22), so
+        """The parser above finds every case `-l` lists (zram_free 24, zswap_free 23), so
         a renamed or moved case fails the checks above."""
-        self.assertEqual(len(self.cases["zram_free"]), 23)
-        self.assertEqual(len(self.cases["zswap_free"]), 22)
+        self.assertEqual(len(self.cases["zram_free"]), 24)
+        self.assertEqual(len(self.cases["zswap_free"]), 23)
         self.assertIn("race.fio_discard.swap_free", self.cases["zram_free"])
         self.assertIn("race.writeback.swap_free", self.cases["zswap_free"])
         self.assertIn("nobuffers.sync_fallback", self.cases["zram_free"])
