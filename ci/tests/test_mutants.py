@@ -116,5 +116,60 @@ class TestVerdict(unittest.TestCase):
         self.assertTrue(v["how"].startswith("splat"))
 
 
+class TestQuilt(unittest.TestCase):
+    """make_quilt() reads the reference series with zsgate/series.py (quilt or mbox) and
+    puts the mutant last; the reference series is config.REFERENCE_SERIES by default."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.d = self.tmp.name
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def read(self, q):
+        with open(os.path.join(q, "series"), encoding="utf-8") as f:
+            names = f.read().split()
+        texts = {}
+        for n in names:
+            with open(os.path.join(q, n), encoding="utf-8") as f:
+                texts[n] = f.read()
+        return names, texts
+
+    def test_reference_series_then_mutant(self):
+        ref = mut.config.reference_series(ROOT)
+        self.assertEqual(ref, os.path.join(ROOT, "series", "deferred-free"))
+        m = mut.parse_mutant(write_patch(self.d, "m1", "# mutant: x; caught by: test_a\n"))
+        q = mut.make_quilt(self.d, ref, "series", m)
+        names, texts = self.read(q)
+        want = [p.name for p in mut.series.read_quilt(ref).patches]
+        self.assertGreater(len(want), 1)
+        self.assertEqual(names, want + ["zz-mutant-m1.patch"])
+        for n in want:
+            with open(os.path.join(ref, n), encoding="utf-8") as f:
+                self.assertEqual(texts[n], f.read(), n)
+        self.assertIn("# mutant: x", texts["zz-mutant-m1.patch"])
+
+    def test_base_mutant_has_no_reference_patches(self):
+        m = mut.parse_mutant(write_patch(self.d, "m2", "# mutant: y; caught by: test_b\n"
+                                                       "# applies-to: base\n"))
+        names, _ = self.read(mut.make_quilt(self.d, os.path.join(self.d, "nowhere"), "base", m))
+        self.assertEqual(names, ["zz-mutant-m2.patch"])
+
+    def test_mbox_and_bad_reference_series(self):
+        mbox = os.path.join(CI, "tests", "data", "revision.mbox")
+        names, _ = self.read(mut.make_quilt(self.d, mbox, "series", None))
+        want = [p.name + ".patch" for p in mut.series.read_series(mbox).patches]
+        self.assertTrue(want)
+        self.assertEqual(names, want)
+        with self.assertRaisesRegex(mut.MutantError, "reference series"):
+            mut.make_quilt(self.d, os.path.join(self.d, "nowhere"), "series", None)
+
+    def test_series_option_default(self):
+        r = subprocess.run([os.path.join(CI, "mutants"), "--help"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(mut.config.REFERENCE_SERIES, r.stdout)
+
+
 if __name__ == "__main__":
     unittest.main()
