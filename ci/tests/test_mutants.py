@@ -165,6 +165,25 @@ class TestQuilt(unittest.TestCase):
         with self.assertRaisesRegex(mut.MutantError, "reference series"):
             mut.make_quilt(self.d, os.path.join(self.d, "nowhere"), "series", None)
 
+    def test_prepare_tree_in_process(self):
+        from tests import fakesrc
+        src = fakesrc.make(os.path.join(self.d, "src"))
+        kunit = fakesrc.kunit_dir(os.path.join(self.d, "kunit"))
+        q = fakesrc.quilt(os.path.join(self.d, "q"), {"1.patch": (
+            "--- a/mm/a.c\n+++ b/mm/a.c\n@@ -1,3 +1,3 @@\n one\n-two\n+TWO\n three\n")})
+        tree = os.path.join(self.d, "tree")
+        mut.prepare_tree(src, tree, q, kunit)
+        self.assertEqual(fakesrc.read(tree, "mm/a.c"), "one\nTWO\nthree\n")
+        self.assertEqual(fakesrc.read(src, "mm/a.c"), "one\ntwo\nthree\n")
+        mut.prepare_tree(src, tree, None, kunit)
+        self.assertEqual(fakesrc.read(tree, "mm/a.c"), "one\ntwo\nthree\n")
+        bad = fakesrc.quilt(os.path.join(self.d, "bad"), {"1.patch": (
+            "--- a/mm/a.c\n+++ b/mm/a.c\n@@ -1,3 +1,3 @@\n one\n-nope\n+TWO\n three\n")})
+        with self.assertRaisesRegex(mut.MutantError, "^tree: "):
+            mut.prepare_tree(src, tree, bad, kunit)
+        with self.assertRaisesRegex(mut.MutantError, "not a Linux source tree"):
+            mut.prepare_tree(self.d, tree, q, kunit)
+
     def test_series_option_default(self):
         r = subprocess.run([os.path.join(CI, "mutants"), "--help"], capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, r.stderr)
