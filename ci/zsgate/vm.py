@@ -294,11 +294,11 @@ def results(ktap: List[str], tree: Optional[str]) -> Tuple[List[Dict[str, Any]],
     kunit.py's, from the tree under test, or zsgate's own when the tree has none."""
     kp = kunit_parser_of(tree)
     if kp is None:
-        return parse_results(ktap), f"zsgate's own (no usable tools/testing/kunit/kunit_parser.py in {tree})"
+        return parse_results(ktap), f"zsgate's own parser (no usable tools/testing/kunit/kunit_parser.py in {tree})"
     try:
         return parse_results_kunit(ktap, kp), "kunit.py's kunit_parser"
     except Exception as e:  # a kunit_parser of another API (older trees: no printer argument)
-        return parse_results(ktap), f"zsgate's own (kunit_parser of {tree} failed: {e!r})"
+        return parse_results(ktap), f"zsgate's own parser (kunit_parser of {tree} failed: {e!r})"
 
 
 def _status(r: re.Match[str]) -> Dict[str, Any]:
