@@ -197,7 +197,8 @@ def parse_results(ktap: List[str]) -> List[Dict[str, Any]]:
 
 def kunit_parser_of(tree: Optional[str]) -> Optional[Any]:
     """kunit.py's own KTAP parser (tools/testing/kunit/kunit_parser.py) of the kernel tree
-    under test, imported from there; None when the tree has none or it does not import."""
+    under test, imported from there (as module kunit_parser, once per process: ci/vm reads
+    one tree); None when the tree has none or it does not import."""
     if not tree:
         return None
     kdir = os.path.join(tree, "tools", "testing", "kunit")
