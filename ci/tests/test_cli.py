@@ -39,6 +39,7 @@ MINIMAL: Dict[str, Tuple[List[str], str]] = {
     "kselftest-tar": ([], "kselftest-tar"),
     "export": ([], "export"),
     "farm-collect": (["--tree", "/t", "--out", "/r", "k=x86_64:patched:kunit:a.json"], "farm-collect"),
+    "meta": (["/r", "note", "k", "v"], "meta"),
     "test-tools": ([], "python3"),
 }
 
@@ -198,6 +199,15 @@ class StepTest(unittest.TestCase):
         self.assertEqual(c.argv[1:], ("--ksrc", "/k", "--name", "patched", "--series", "s", "--tree", "/w"))
         c = last("farm-collect", "--tree", "/t", "--out", "/r", "--ab-env", "A=1", "a=b", "c=d")
         self.assertEqual(c.argv[1:], ("--out", "/r", "--tree", "/t", "--ab-env", "A=1", "a=b", "c=d"))
+
+    def test_meta(self):
+        c = last("meta", "/r", "add-step", "kunit", "10", "20", "0")
+        self.assertEqual((os.path.basename(c.argv[0]), c.argv[1:]),
+                         ("meta", ("/r", "add-step", "kunit", "10", "20", "0")))
+        self.assertEqual(last("meta", "/r", "note", "why", "--no-vm given").argv[1:],
+                         ("/r", "note", "why", "--no-vm given"))
+        with self.assertRaises(SystemExit):
+            cli.parse(["meta", "/r", "frobnicate"])
 
 
 class CatalogueAndHostTest(unittest.TestCase):

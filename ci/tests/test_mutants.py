@@ -116,5 +116,79 @@ class TestVerdict(unittest.TestCase):
         self.assertTrue(v["how"].startswith("splat"))
 
 
+class TestQuilt(unittest.TestCase):
+    """make_quilt() reads the reference series with zsgate/series.py (quilt or mbox) and
+    puts the mutant last; the reference series is config.REFERENCE_SERIES by default."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.d = self.tmp.name
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def read(self, q):
+        with open(os.path.join(q, "series"), encoding="utf-8") as f:
+            names = f.read().split()
+        texts = {}
+        for n in names:
+            with open(os.path.join(q, n), encoding="utf-8") as f:
+                texts[n] = f.read()
+        return names, texts
+
+    def test_reference_series_then_mutant(self):
+        ref = mut.config.reference_series(ROOT)
+        self.assertEqual(ref, os.path.join(ROOT, "series", "deferred-free"))
+        m = mut.parse_mutant(write_patch(self.d, "m1", "# mutant: x; caught by: test_a\n"))
+        q = mut.make_quilt(self.d, ref, "series", m)
+        names, texts = self.read(q)
+        want = [p.name for p in mut.series.read_quilt(ref).patches]
+        self.assertGreater(len(want), 1)
+        self.assertEqual(names, want + ["zz-mutant-m1.patch"])
+        for n in want:
+            with open(os.path.join(ref, n), encoding="utf-8") as f:
+                self.assertEqual(texts[n], f.read(), n)
+        self.assertIn("# mutant: x", texts["zz-mutant-m1.patch"])
+
+    def test_base_mutant_has_no_reference_patches(self):
+        m = mut.parse_mutant(write_patch(self.d, "m2", "# mutant: y; caught by: test_b\n"
+                                                       "# applies-to: base\n"))
+        names, _ = self.read(mut.make_quilt(self.d, os.path.join(self.d, "nowhere"), "base", m))
+        self.assertEqual(names, ["zz-mutant-m2.patch"])
+
+    def test_mbox_and_bad_reference_series(self):
+        mbox = os.path.join(CI, "tests", "data", "revision.mbox")
+        names, _ = self.read(mut.make_quilt(self.d, mbox, "series", None))
+        want = [p.name + ".patch" for p in mut.series.read_series(mbox).patches]
+        self.assertTrue(want)
+        self.assertEqual(names, want)
+        with self.assertRaisesRegex(mut.MutantError, "reference series"):
+            mut.make_quilt(self.d, os.path.join(self.d, "nowhere"), "series", None)
+
+    def test_prepare_tree_in_process(self):
+        from tests import fakesrc
+        src = fakesrc.make(os.path.join(self.d, "src"))
+        kunit = fakesrc.kunit_dir(os.path.join(self.d, "kunit"))
+        q = fakesrc.quilt(os.path.join(self.d, "q"), {"1.patch": (
+            "--- a/mm/a.c\n+++ b/mm/a.c\n@@ -1,3 +1,3 @@\n one\n-two\n+TWO\n three\n")})
+        tree = os.path.join(self.d, "tree")
+        mut.prepare_tree(src, tree, q, kunit)
+        self.assertEqual(fakesrc.read(tree, "mm/a.c"), "one\nTWO\nthree\n")
+        self.assertEqual(fakesrc.read(src, "mm/a.c"), "one\ntwo\nthree\n")
+        mut.prepare_tree(src, tree, None, kunit)
+        self.assertEqual(fakesrc.read(tree, "mm/a.c"), "one\ntwo\nthree\n")
+        bad = fakesrc.quilt(os.path.join(self.d, "bad"), {"1.patch": (
+            "--- a/mm/a.c\n+++ b/mm/a.c\n@@ -1,3 +1,3 @@\n one\n-nope\n+TWO\n three\n")})
+        with self.assertRaisesRegex(mut.MutantError, "^tree: "):
+            mut.prepare_tree(src, tree, bad, kunit)
+        with self.assertRaisesRegex(mut.MutantError, "not a Linux source tree"):
+            mut.prepare_tree(self.d, tree, q, kunit)
+
+    def test_series_option_default(self):
+        r = subprocess.run([os.path.join(CI, "mutants"), "--help"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(mut.config.REFERENCE_SERIES, r.stdout)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -1,12 +1,16 @@
 # SPDX-License-Identifier: GPL-2.0
-"""ci/zsgate/vm.py: keeping and reusing a clean VM run (ci/vm --reuse), and a filter that
-selects no test."""
+"""ci/zsgate/vm.py: keeping and reusing a clean VM run (ci/vm --reuse), a filter that
+selects no test, and reading the guest's KTAP with kunit.py's parser (or zsgate's own)."""
+import glob
 import json
 import os
 import tempfile
 import unittest
 
-from zsgate import vm
+from zsgate import config, vm
+from tests.test_ab import CONSOLE
+
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 
 
 def write(path, text):
@@ -79,6 +83,128 @@ class SelectedNothingTest(unittest.TestCase):
         self.assertFalse(vm.selected_nothing(ran, "-f nobuffers"))
         skipped = [{"name": "zswap_free", "status": "SKIP", "cases": []}]
         self.assertFalse(vm.selected_nothing(skipped, "-f munmap"))
+
+
+def kernel_tree():
+    """A kernel source with tools/testing/kunit/kunit_parser.py: $ZSGATE_TEST_KSRC, else
+    one ci/source fetched into the cache; None when there is none on this machine."""
+    cands = [os.environ.get("ZSGATE_TEST_KSRC", "")]
+    cands += sorted(glob.glob(os.path.join(config.cache_dir(), "src", "*", "*")))
+    for c in cands:
+        if c and os.path.exists(os.path.join(c, "tools", "testing", "kunit", "kunit_parser.py")):
+            return c
+    return None
+
+
+def consoles():
+    """The VM consoles in ci/tests/data (a gate run's, crashes) and the synthetic one."""
+    out = {"synthetic": CONSOLE.splitlines(True)}
+    for f in sorted(glob.glob(os.path.join(DATA, "*", "vm-*.log"))):
+        with open(f, encoding="utf-8", errors="replace") as fh:
+            out[os.path.relpath(f, DATA)] = fh.readlines()
+    return out
+
+
+# A collection killed by its timeout before its plan was done, then one that ran nothing
+# (a filter matching none of its tests) and one whose binary was skipped.
+TIMEOUT_KTAP = """TAP version 13
+1..3
+# selftests: zram_free: zram_free
+# TAP version 13
+# 1..3
+# ok 1 munmap.mb64.latency
+# #  RUN           race.writeback.invalidate ...
+# zsgate-vm: zram_free took 45 s, exit 124
+not ok 1 selftests: zram_free: zram_free # TIMEOUT 45 seconds
+# selftests: zswap_free: zswap_free
+# TAP version 13
+# 1..0
+# # Totals: pass:0 fail:0 xfail:0 xpass:0 skip:0 error:0
+# zsgate-vm: zswap_free took 0 s, exit 0
+ok 2 selftests: zswap_free: zswap_free
+# selftests: other: other
+# zsgate-vm: other took 0 s, exit 4
+ok 3 selftests: other: other # SKIP
+""".splitlines()
+
+
+class KunitParserTest(unittest.TestCase):
+    """vm.results() with the tree's kunit_parser gives what zsgate's own reader gives."""
+
+    def setUp(self):
+        self.tree = kernel_tree()
+        if self.tree is None:
+            self.skipTest("no kernel source with tools/testing/kunit/kunit_parser.py "
+                          "(ZSGATE_TEST_KSRC, or ci/source into the cache)")
+        self.kp = vm.kunit_parser_of(self.tree)
+        self.assertIsNotNone(self.kp, self.tree)
+
+    def test_fixtures_read_the_same_by_both(self):
+        seen = 0
+        for name, console in consoles().items():
+            ktap, _ = vm.guest_ktap(console)
+            cols, parser = vm.results(ktap, self.tree)
+            self.assertEqual(parser, "kunit.py's kunit_parser", name)
+            self.assertEqual(cols, vm.parse_results(ktap), name)
+            seen += sum(len(c["cases"]) for c in cols)
+        self.assertGreater(seen, 20)
+
+    def test_gate_run_counts(self):
+        with open(os.path.join(DATA, "kcidb-run", "vm-x86_64-base.log"), encoding="utf-8") as f:
+            ktap, complete = vm.guest_ktap(f.readlines())
+        self.assertTrue(complete)
+        cols = vm.parse_results_kunit(ktap, self.kp)
+        self.assertEqual([c["name"] for c in cols], ["zram_free", "zswap_free"])
+        with open(os.path.join(DATA, "kcidb-run", "vm-x86_64-base.json"), encoding="utf-8") as f:
+            self.assertEqual(vm.kunit_like_json("vm-x86_64-base", cols, []), json.load(f))
+
+    def test_crash_leaves_the_collection_missing(self):
+        with open(os.path.join(DATA, "crash", "vm-x86_64-oops.log"), encoding="utf-8") as f:
+            ktap, _ = vm.guest_ktap(f.readlines())
+        cols = vm.parse_results_kunit(ktap, self.kp)
+        self.assertEqual([(c["name"], c["status"]) for c in cols],
+                         [("zram_free", "PASS"), ("zswap_free", "MISSING")])
+        self.assertEqual(cols[1]["cases"], [])
+
+    def test_timeout_does_not_swallow_the_next_collection(self):
+        cols = vm.parse_results_kunit(TIMEOUT_KTAP, self.kp)
+        self.assertEqual(cols, vm.parse_results(TIMEOUT_KTAP))
+        self.assertEqual([(c["name"], c["status"], c["reason"]) for c in cols],
+                         [("zram_free", "FAIL", "TIMEOUT 45 seconds"), ("zswap_free", "PASS", ""),
+                          ("other", "SKIP", "")])
+        self.assertEqual([k["name"] for k in cols[0]["cases"]], ["munmap.mb64.latency"])
+        self.assertTrue(vm.selected_nothing(cols[1:2], "-f reclaim"))
+
+
+class ParserFallbackTest(unittest.TestCase):
+    def test_tree_without_kunit_parser(self):
+        with tempfile.TemporaryDirectory() as d:
+            self.assertIsNone(vm.kunit_parser_of(d))
+            ktap, _ = vm.guest_ktap(CONSOLE.splitlines(True))
+            cols, parser = vm.results(ktap, d)
+            self.assertIn("zsgate's own", parser)
+            self.assertEqual(cols, vm.parse_results(ktap))
+        self.assertIsNone(vm.kunit_parser_of(None))
+
+    def test_parser_of_another_api(self):
+        # a kunit_parser whose parse_test takes no printer (older trees): zsgate's own reader
+        with tempfile.TemporaryDirectory() as d:
+            kdir = os.path.join(d, "tools", "testing", "kunit")
+            os.makedirs(kdir)
+            write(os.path.join(kdir, "kunit_parser.py"),
+                  "class TestStatus: pass\n"
+                  "class Printer:\n    def __init__(self, print=True): pass\n"
+                  "def parse_test(lines, n, log, sub):\n    return None\n"
+                  "class LineStream:\n    def __init__(self, lines): pass\n")
+            import sys
+            sys.modules.pop("kunit_parser", None)
+            try:
+                ktap, _ = vm.guest_ktap(CONSOLE.splitlines(True))
+                cols, parser = vm.results(ktap, d)
+            finally:
+                sys.modules.pop("kunit_parser", None)
+            self.assertIn("failed", parser)
+            self.assertEqual(cols, vm.parse_results(ktap))
 
 
 if __name__ == "__main__":

@@ -547,6 +547,18 @@ class FarmCollectRequest:
 
 
 @dataclass(frozen=True)
+class MetaRequest:
+    """ci/meta: the run manifest RUN_DIR/meta.json (zsgate/rundir.py): init, add-run,
+    add-step, note."""
+    run_dir: str
+    command: str
+    args: Tuple[str, ...] = ()
+
+    def plan(self, environ: Mapping[str, str]) -> Plan:
+        return (Command(ci("meta", self.run_dir, self.command, *self.args)),)
+
+
+@dataclass(frozen=True)
 class TestToolsRequest:
     """The unit tests of the ci/ tooling, then mypy --strict on ci/zsgate (Debian's mypy)."""
 
@@ -859,6 +871,17 @@ def _r_farm(ns: argparse.Namespace) -> Request:
                               _s(ns, "kunit_tool"), _l(ns, "ab_env"), _s(ns, "origin"), _s(ns, "base_url"))
 
 
+def _p_meta(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir", metavar="RUN_DIR", help="the run directory (its meta.json)")
+    p.add_argument("command", choices=("init", "add-run", "add-step", "note"),
+                   help="what to write (the arguments: `python3 -m zsgate.rundir` prints them)")
+    p.add_argument("args", nargs=argparse.REMAINDER, metavar="ARG", help="the command's arguments")
+
+
+def _r_meta(ns: argparse.Namespace) -> Request:
+    return MetaRequest(_s(ns, "run_dir") or "", _s(ns, "command") or "", _l(ns, "args"))
+
+
 def _r_test_tools(ns: argparse.Namespace) -> Request:
     return TestToolsRequest()
 
@@ -908,6 +931,8 @@ VERBS: Tuple[Verb, ...] = (
        _p_export, _r_export),
     _v("farm-collect", "step: farm results (LAVA, tuxrun, KernelCI) into a run dir and a verdict",
        _p_farm, _r_farm, make=False),
+    _v("meta", "step: the run manifest RUN_DIR/meta.json: init, add-run, add-step, note (ci/meta)",
+       _p_meta, _r_meta, make=False),
     _v("test-tools", "unit tests of the ci/ tooling and mypy --strict ci/zsgate (seconds, no kernel build)",
        _p_none, _r_test_tools),
 )

@@ -14,6 +14,16 @@ from typing import Mapping, Optional, Tuple
 # The kselftest collections under selftests/ (ci/selftests and ci/kselftest-tar list them too).
 COLLECTIONS: Tuple[str, ...] = ("zram_free", "zswap_free")
 
+# The reference series (Part B) under the repository root: the revision the gate checks by
+# default and the one ci/mutants applies its applies-to: series mutants on.
+REFERENCE_SERIES = os.path.join("series", "deferred-free")
+
+
+def reference_series(root: str) -> str:
+    """The reference series of the repository at root."""
+    return os.path.join(root, REFERENCE_SERIES)
+
+
 # Kernel builds hold this lock (flock): one build at a time on the machine.
 BUILD_LOCK_DEFAULT = "/tmp/zsgate-build.lock"
 

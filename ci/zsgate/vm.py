@@ -6,11 +6,13 @@ the boot itself is in ci/vm.
 """
 
 import hashlib
+import importlib
 import json
 import os
 import re
 import shutil
 import stat
+import sys
 import time
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
@@ -162,7 +164,8 @@ def ktap_v1(ktap: List[str]) -> List[str]:
 
 
 def parse_results(ktap: List[str]) -> List[Dict[str, Any]]:
-    """Per collection: its top-level result and its leaf test results.
+    """Per collection: its top-level result and its leaf test results (zsgate's own
+    reader: results() uses kunit.py's parser, parse_results_kunit(), when the tree has it).
 
     [{"name": "zram_free", "status": PASS|FAIL|SKIP|MISSING, "reason": str,
       "cases": [{"name": ..., "status": ..., "reason": ...}]}]"""
@@ -190,6 +193,113 @@ def parse_results(ktap: List[str]) -> List[Dict[str, Any]]:
             col.update(_status(r))
             cur = None
     return cols
+
+
+def kunit_parser_of(tree: Optional[str]) -> Optional[Any]:
+    """kunit.py's own KTAP parser (tools/testing/kunit/kunit_parser.py) of the kernel tree
+    under test, imported from there (as module kunit_parser, once per process: ci/vm reads
+    one tree); None when the tree has none or it does not import."""
+    if not tree:
+        return None
+    kdir = os.path.join(tree, "tools", "testing", "kunit")
+    if not os.path.exists(os.path.join(kdir, "kunit_parser.py")):
+        return None
+    added = kdir not in sys.path
+    if added:
+        sys.path.insert(0, kdir)
+    try:
+        return importlib.import_module("kunit_parser")
+    except Exception:  # an older or broken parser: the caller falls back to parse_results
+        return None
+    finally:
+        if added:
+            sys.path.remove(kdir)
+
+
+def parse_results_kunit(ktap: List[str], kp: Any) -> List[Dict[str, Any]]:
+    """parse_results() through kunit.py's parser kp (kunit_parser_of()): the same list of
+    collections, read from the Test trees kunit_parser.parse_test() builds.
+
+    Two levels, each parsed on its own: the runner's (the guest's "TAP version 13", one
+    result line per collection) and each collection's own KTAP (the lines ktap_v1() indents).
+    kunit.py matches results to a plan by count, not by indentation: a collection killed by
+    its timeout or a crash before its plan is done would otherwise take the next collection's
+    lines as its missing cases. A collection is a test of the runner's level whose log names
+    it ("# selftests: NAME: NAME") or whose result line does; MISSING when it has no result
+    line (kunit.py: crashed). Its cases are the tests of its own level that have a result
+    line. kunit.py keeps SKIP reasons but not other directives ("# TIMEOUT 45 seconds"),
+    which are read from the result line."""
+    TS = kp.TestStatus
+    printer = kp.Printer(print=False)
+    top: List[str] = []
+    blocks: Dict[str, List[str]] = {}
+    nested: List[str] = []
+    for ln in ktap_v1(ktap):
+        m = re.match(r"^# selftests: (\S+): ", ln)
+        if m:
+            nested = blocks.setdefault(m.group(1), [])
+        if ln.startswith("    "):
+            nested.append(ln[4:])
+        else:
+            top.append(ln)
+
+    def parse(lines: List[str]) -> Tuple[Any, Any]:
+        """kunit.py's Test tree of one level, and a reader of its result lines' directives."""
+        t = kp.parse_test(kp.LineStream(lines=iter(list(enumerate(lines, 1)))), 0, [], False, printer)
+        results = [RESULT.match(ln.strip()) for ln in lines]
+        cursor = [0]
+
+        def directive(name: str) -> Tuple[Optional[str], Optional[str]]:
+            """(directive, its text) of the next result line named name, in parse order."""
+            for i in range(cursor[0], len(results)):
+                r = results[i]
+                if r and r.group(2).strip() == name.strip():
+                    cursor[0] = i + 1
+                    return r.group(3), r.group(4)
+            return None, None
+        return t, directive
+
+    def has_result(t: Any) -> bool:
+        return bool(t.name) and t.status != TS.TEST_CRASHED
+
+    def status(t: Any, d: Tuple[Optional[str], Optional[str]]) -> Dict[str, Any]:
+        if t.status == TS.SKIPPED:
+            return {"status": "SKIP", "reason": (t.skip_reason or "").strip()}
+        if t.status in (TS.SUCCESS, TS.NO_TESTS):
+            return {"status": "PASS", "reason": ""}
+        return {"status": "FAIL", "reason": (d[0] or "") + (" " + d[1] if d[1] else "")}
+
+    runner, top_directive = parse(top)
+    cols: List[Dict[str, Any]] = []
+    for sub in runner.subtests:
+        header = next((m.group(1) for m in (re.match(r"^# selftests: (\S+): ", ln) for ln in sub.log)
+                       if m), None)
+        named = has_result(sub) and sub.name.startswith("selftests: ")
+        name = sub.name.split(": ")[1] if named else header
+        if name is None:
+            continue
+        own, own_directive = parse(blocks.get(name, []))
+        cases = [{"name": t.name.strip(), **status(t, own_directive(t.name))}
+                 for t in own.subtests if not t.subtests and has_result(t)]
+        col: Dict[str, Any] = {"name": name, "cases": cases}
+        if named:
+            col.update(status(sub, top_directive(sub.name)))
+        else:
+            col.update({"status": "MISSING", "reason": "no result line (hang or crash)"})
+        cols.append(col)
+    return cols
+
+
+def results(ktap: List[str], tree: Optional[str]) -> Tuple[List[Dict[str, Any]], str]:
+    """The collections of a run (parse_results() shape) and which parser read them:
+    kunit.py's, from the tree under test, or zsgate's own when the tree has none."""
+    kp = kunit_parser_of(tree)
+    if kp is None:
+        return parse_results(ktap), f"zsgate's own parser (no usable tools/testing/kunit/kunit_parser.py in {tree})"
+    try:
+        return parse_results_kunit(ktap, kp), "kunit.py's kunit_parser"
+    except Exception as e:  # a kunit_parser of another API (older trees: no printer argument)
+        return parse_results(ktap), f"zsgate's own parser (kunit_parser of {tree} failed: {e!r})"
 
 
 def _status(r: re.Match[str]) -> Dict[str, Any]:
