@@ -5,13 +5,14 @@
 KDIR         ?=
 BASE         ?=
 SERIES       ?=
+PREV         ?=
 ARCHS        ?= um x86_64
 JOBS         ?= $(shell nproc)
 ZSGATE_CACHE ?= $(HOME)/.cache/zsgate
 OUT          ?= $(CURDIR)/out
 DEBUG        ?=
 KCSAN        ?=
-export KDIR BASE SERIES ARCHS JOBS ZSGATE_CACHE OUT DEBUG KCSAN
+export KDIR BASE SERIES PREV ARCHS JOBS ZSGATE_CACHE OUT DEBUG KCSAN
 
 .PHONY: help gate check kunit test-tools selftests selftests-faults kselftest-tar export report \
 	deps doctor source mutants examples clean distclean

@@ -436,3 +436,192 @@ class PercallTest(unittest.TestCase):
         self.assertEqual(w["per_gate"][1]["rounds"], "5-8")
         w = ab.windows(percall_rounds(random.Random(9), 1.0, rounds=12), round_of, 4)
         self.assertEqual(w["flagged"], 0)
+
+class BootOrderTest(unittest.TestCase):
+    def test_two_kernels_are_the_interleaving_of_before(self):
+        # A B B A A B B A: odd rounds the first label first
+        self.assertEqual([ab.boot_order(["base", "patched"], i) for i in range(1, 5)],
+                         [["base", "patched"], ["patched", "base"]] * 2)
+
+    def balance(self, k, rounds):
+        labels = [f"k{x}" for x in range(k)]
+        orders = [ab.boot_order(labels, i) for i in range(1, rounds + 1)]
+        for o in orders:
+            self.assertEqual(sorted(o), labels)   # every kernel once a round
+        pos = {(lab, p): 0 for lab in labels for p in range(k)}
+        after = {(x, y): 0 for x in labels for y in labels if x != y}
+        for o in orders:
+            for p, lab in enumerate(o):
+                pos[(lab, p)] += 1
+            for x, y in zip(o, o[1:]):
+                after[(x, y)] += 1
+        return pos, after
+
+    def test_three_kernels_every_position_and_neighbour_equally(self):
+        # 6 rounds (the cyclic Latin square and its reverses): each kernel twice in each
+        # position, each kernel right after each other one twice
+        pos, after = self.balance(3, 6)
+        self.assertEqual(set(pos.values()), {2})
+        self.assertEqual(set(after.values()), {2})
+        # any even number of rounds: every kernel at the same mean position
+        for rounds in (2, 4):
+            labels = ["base", "patched", "prev"]
+            sums = {lab: sum(ab.boot_order(labels, i).index(lab) for i in range(1, rounds + 1)) for lab in labels}
+            self.assertEqual(len(set(sums.values())), 1, (rounds, sums))
+
+    def test_four_kernels_williams_square(self):
+        pos, after = self.balance(4, 4)
+        self.assertEqual(set(pos.values()), {1})
+        self.assertEqual(set(after.values()), {1})
+
+    def test_bad_input(self):
+        with self.assertRaises(ValueError):
+            ab.boot_order(["a"], 1)
+        with self.assertRaises(ValueError):
+            ab.boot_order(["a", "b"], 0)
+
+
+def cpu_rounds(rng, factor, rounds=4, noise=0.05, sizes=(16, 32, 48, 64, 128), labels=("base", "patched"),
+               factors=None):
+    """Boots in ab.boot_order(): one-process munmap figures with cpu_total_us, @labels[1] =
+    @labels[0] * factor (or factors[label]), a drift both sides of a round share, lognormal noise."""
+    fs = factors or {labels[0]: 1.0, labels[1]: factor}
+    out = []
+    for i in range(1, rounds + 1):
+        drift = rng.uniform(0.9, 1.1)
+        for label in ab.boot_order(list(fs), i):
+            out.append((label, [figs(be, "munmap", s, 1, 100 * s, cpu_total_us=90 * s * fs[label] * drift
+                                     * rng.lognormvariate(0, noise)) for be in ("zram", "zswap") for s in sizes]))
+    return out
+
+
+class CpuTest(unittest.TestCase):
+    def test_twenty_percent_more_cpu_flagged(self):
+        for seed in range(20):
+            es = {e["backend"]: e for e in ab.cpu(cpu_rounds(random.Random(seed), 1.20, noise=0.03))}
+            for be in ("zram", "zswap"):
+                self.assertTrue(es[be]["regression"], (seed, es[be]))
+                self.assertAlmostEqual(es[be]["ratio"], 1.20, delta=0.05)
+                self.assertEqual((es[be]["pairs"], len(es[be]["sizes_mb"])), (4, 5))
+
+    def test_base_vs_base_flagged_at_most_3_percent(self):
+        runs = [ab.cpu(cpu_rounds(random.Random(seed), 1.0, noise=0.10)) for seed in range(200)]
+        self.assertLessEqual(sum(any(e["regression"] for e in es) for es in runs), 200 * 0.03)
+        # and the t interval over 4 pairs is a 95 % one: it holds the true ratio that often
+        # (a normal quantile instead of Student's would cover about 85 %)
+        held = [e["ratio_lo"] <= 1.0 <= e["ratio_hi"] for es in runs for e in es]
+        self.assertGreaterEqual(sum(held) / len(held), 0.92)
+
+    def test_within_the_budget_not_flagged(self):
+        es = ab.cpu(cpu_rounds(random.Random(1), 1.05, noise=0.01))
+        self.assertTrue(all(e["judged"] and not e["regression"] and e["ratio_hi"] < 1.10 for e in es), es)
+
+    def test_busy_host_shown_not_judged(self):
+        rounds = cpu_rounds(random.Random(2), 1.5)
+        self.assertTrue(all(e["regression"] for e in ab.cpu(rounds)))
+        es = ab.cpu(rounds, judged=False)
+        self.assertTrue(all(e["ratio"] > 1.4 and not e["judged"] and not e["regression"] for e in es))
+        self.assertEqual({e["why_not_judged"] for e in es}, {"host busy"})
+
+    def test_a_size_missing_a_round_is_left_out(self):
+        rounds = cpu_rounds(random.Random(3), 1.0)
+        rounds[3] = (rounds[3][0], [f for f in rounds[3][1] if f["size_mb"] != 64])
+        es = {e["backend"]: e for e in ab.cpu(rounds)}
+        self.assertEqual(es["zram"]["sizes_mb"], [16, 32, 48, 128])
+
+    def test_only_one_process_munmap_counts(self):
+        rounds = [(lab, [figs("zram", "teardown_munmap", 64, 1, 1000, cpu_total_us=500 * f),
+                         figs("zram", "percall", 16, 1, 1, fn="zs_free", cpu_total_us=500 * f)])
+                  for _ in range(4) for lab, f in (("base", 1), ("patched", 3))]
+        self.assertEqual(ab.cpu(rounds), [])
+
+    def test_fewer_than_three_rounds_not_judged(self):
+        es = ab.cpu(cpu_rounds(random.Random(4), 2.0, rounds=2))
+        self.assertTrue(all(e["ratio"] is None and not e["regression"] for e in es))
+
+    def test_the_rule_names_it(self):
+        self.assertIn(f"lies above {1 + ab.CPU_MARGIN:g}, judged only on a quiet host", ab.rule_summary())
+
+
+class PrevTest(unittest.TestCase):
+    """Three kernels: base -> patched as before, prev -> patched by the same rule."""
+
+    def test_compare_prev_to_patched(self):
+        rng = random.Random(11)
+        # patched is faster than base and 40 % slower than prev in every figure
+        fs = {"base": 2.0, "patched": 1.0, "prev": 1 / 1.4}
+        rounds = []
+        for i in range(1, 5):
+            for label in ab.boot_order(list(fs), i):
+                rounds.append((label, [figs(be, c, s, p, m * fs[label] * rng.lognormvariate(0, 0.03),
+                                            cpu_total_us=m * fs[label]) for be, c, s, p, m in CASES]))
+        main = ab.compare(rounds, "base", "patched")
+        self.assertEqual(main["regressions"], [])
+        self.assertEqual(len(main["entries"]), len(CASES))
+        self.assertEqual(main["entries"][0]["rounds"], {"base": 4, "patched": 4})
+        prev = ab.compare(rounds, "prev", "patched", prefix="vs prev: ")
+        self.assertEqual((prev["a"], prev["b"]), ("prev", "patched"))
+        self.assertTrue(all(r.startswith("vs prev: ") for r in prev["regressions"]))
+        self.assertIn("vs prev: zram munmap 64 MB", prev["regressions"])
+        self.assertIn("vs prev: zram pooled (5 one-process cases, paired by round)", prev["regressions"])
+        self.assertIn("vs prev: zram CPU of munmap + kworkers (4 munmap sizes, paired by round)", prev["regressions"])
+
+    def reanalyze(self, d, fs, *extra):
+        rng = random.Random(9)
+        os.makedirs(os.path.join(d, "ab"))
+        for lab, f in fs.items():
+            for i in range(1, 5):
+                name = f"ab-x86_64-{lab}-r{i}"
+                with open(os.path.join(d, "ab", name + ".figures.json"), "w") as fh:
+                    json.dump([figs(be, c, s, p, m * f * rng.lognormvariate(0, 0.03),
+                                    cpu_total_us=m * f * rng.lognormvariate(0, 0.03)) for be, c, s, p, m in CASES], fh)
+                with open(os.path.join(d, "ab", name + ".vm.json"), "w") as fh:
+                    json.dump({"status": "complete", "seconds": 30, "problems": [], "splats": [],
+                               "counts": {"pass": 3, "fail": 0, "skip": 0},
+                               "env": {"ZSGATE_ROUNDS": "2", "ZSGATE_QUICK": "1"}}, fh)
+        r = subprocess.run([sys.executable, os.path.join(CI, "ab"), "--base", "B", "--patched", "P",
+                            "--out", d, "--reanalyze", *extra], capture_output=True, text=True)
+        with open(os.path.join(d, "ab.json")) as fh:
+            return r, json.load(fh)
+
+    def test_ci_ab_with_prev(self):
+        with tempfile.TemporaryDirectory() as d:
+            r, doc = self.reanalyze(d, {"base": 2.0, "patched": 1.0, "prev": 0.5}, "--prev", "V")
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertEqual(doc["labels"], ["base", "patched"])
+            self.assertEqual(doc["prev_label"], "prev")
+            self.assertEqual(doc["trees"], {"base": "B", "patched": "P", "prev": "V"})
+            self.assertEqual(len(doc["runs"]), 12)
+            self.assertEqual(sum(e["regression"] for e in doc["entries"]), 0)
+            (c,) = doc["comparisons"]
+            self.assertEqual((c["a"], c["b"]), ("prev", "patched"))
+            # 8 judged cases, 2 pooled, 2 cpu: all against prev, all in the top-level list
+            self.assertEqual(len(c["regressions"]), 12)
+            self.assertEqual(doc["regressions"], c["regressions"])
+            self.assertTrue(all(x.startswith("vs prev: ") for x in doc["regressions"]))
+            self.assertIn("vs prev: zram munmap 64 MB", r.stderr)
+            with open(os.path.join(d, "meta.json"), "w") as f:
+                json.dump({"kernel": {"version": "7.3"}, "series": None, "runs": []}, f)
+            s = summarize.run(d)
+            self.assertIn("problem: A/B regression: vs prev: zram munmap 64 MB", s.stdout)
+            with open(os.path.join(d, "summary.json")) as f:
+                summary = json.load(f)
+            text = render("r", summary, doc, None)
+            self.assertIn("## vs prev: prev → patched", text)
+            self.assertIn("| zram | 4 | 4 |", text)   # the CPU table
+
+    def test_ci_ab_without_prev_has_no_comparison(self):
+        with tempfile.TemporaryDirectory() as d:
+            r, doc = self.reanalyze(d, {"base": 1.0, "patched": 1.0})
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual((doc["comparisons"], doc["prev_label"], doc["regressions"]), ([], None, []))
+            self.assertEqual([e["backend"] for e in doc["cpu"]], ["zram", "zswap"])
+            self.assertTrue(all(e["judged"] for e in doc["cpu"]))
+
+    def test_labels_must_match_the_kernels(self):
+        with tempfile.TemporaryDirectory() as d:
+            for extra in (["--labels", "a,b,c"], ["--prev", "V", "--labels", "a,b,a"], ["--labels", "a"]):
+                r = subprocess.run([sys.executable, os.path.join(CI, "ab"), "--base", "B", "--patched", "P",
+                                    "--out", d, "--reanalyze", *extra], capture_output=True, text=True)
+                self.assertEqual(r.returncode, 2, (extra, r.stderr))
+                self.assertIn("distinct names", r.stderr)

@@ -139,6 +139,12 @@ class GateFlagsTest(unittest.TestCase):
             with self.subTest(flag=flag):
                 self.assertEqual(last("gate", flag).env, (kv,))
 
+    def test_prev_is_the_variable_ci_gate_reads(self):
+        self.assertEqual(last("gate", "--prev", "/v2.mbox").env, (("PREV", "/v2.mbox"),))
+        e = env_of(last("gate", "--series", "/v3.mbox", "--prev", "/v2"))
+        self.assertEqual(e, {"SERIES": "/v3.mbox", "PREV": "/v2"})
+        self.assertNotIn("PREV", env_of(last("gate", "--series", "/v3.mbox")))
+
     def test_timeouts(self):
         e = env_of(last("gate", "--kunit-timeout", "1", "--vm-timeout", "2", "--ab-timeout", "3",
                         "--kcsan-timeout", "4"))
@@ -183,6 +189,10 @@ class StepTest(unittest.TestCase):
                  "--margin", "0.1", "--reanalyze")
         self.assertEqual(c.argv[1:], ("--base", "/b", "--patched", "/p", "--out", "/r", "--rounds", "3",
                                       "--margin", "0.1", "--reanalyze"))
+        c = last("ab", "--base-tree", "/b", "--patched-tree", "/p", "--prev-tree", "/v", "--out", "/r",
+                 "--labels", "b,p,v")
+        self.assertEqual(c.argv[1:], ("--base", "/b", "--patched", "/p", "--prev", "/v", "--out", "/r",
+                                      "--labels", "b,p,v"))
 
     def test_summary_and_report_default_to_out_latest(self):
         self.assertEqual(last("summary").argv[1:], ("/o/latest",))
@@ -368,9 +378,10 @@ class MakefileTest(unittest.TestCase):
 
     def test_exported_variables_reach_the_verb(self):
         # make passes KDIR ... KCSAN to ./zsgate's environment; ci/gate reads them there
-        out = self.make("--eval", "zs-env: ; @env | grep -E '^(KDIR|SERIES|ARCHS|KCSAN|OUT)=' | sort",
-                        "zs-env", "KDIR=/k", "SERIES=none", "KCSAN=0", "ARCHS=um")
-        self.assertEqual(out.split(), ["ARCHS=um", "KCSAN=0", "KDIR=/k", f"OUT={ROOT}/out", "SERIES=none"])
+        out = self.make("--eval", "zs-env: ; @env | grep -E '^(KDIR|SERIES|PREV|ARCHS|KCSAN|OUT)=' | sort",
+                        "zs-env", "KDIR=/k", "SERIES=none", "KCSAN=0", "ARCHS=um", "PREV=/v2")
+        self.assertEqual(out.split(), ["ARCHS=um", "KCSAN=0", "KDIR=/k", f"OUT={ROOT}/out", "PREV=/v2",
+                                       "SERIES=none"])
 
     def test_make_help_is_the_cli_help(self):
         r = subprocess.run([ZSGATE, "--help"], capture_output=True, text=True, check=True)

@@ -23,6 +23,7 @@ case $(basename "$0") in
 source) echo "KSRC=/k KVERSION=7.3.0 PART_A=true KPKG=p" ;;
 tree)	case " $* " in
 	*" --name base "*) echo "TREE=$ZSGATE_ROOT/base" ;;
+	*" --name prev "*) echo "TREE=$ZSGATE_ROOT/prev SERIES_ID=def" ;;
 	*) echo "TREE=$ZSGATE_ROOT/patched SERIES_ID=abc" ;;
 	esac ;;
 kunit|vm)
@@ -49,6 +50,7 @@ class GateWiringTest(unittest.TestCase):
             open(os.path.join(d, "configs", f"zsmalloc-{a}.kunitconfig"), "w").close()
         with open(os.path.join(d, "series", "deferred-free", "series"), "w") as f:
             f.write("0001.patch\n")
+        open(os.path.join(d, "prev.mbox"), "w").close()
         for name in ("deps", "source", "tree", "kunit", "vm", "ab", "report", "kcidb"):
             p = os.path.join(d, "ci", name)
             with open(p, "w") as f:
@@ -59,11 +61,16 @@ class GateWiringTest(unittest.TestCase):
         full = {k: v for k, v in os.environ.items() if k not in ("KCSAN", "ZSGATE_NO_KCSAN", "DEBUG", "SERIES")}
         full.update({"ZSGATE_ROOT": d, "ZSGATE_CACHE": os.path.join(d, "cache"), "OUT": os.path.join(d, "out"),
                      "RUN_ID": "r", "ARCHS": "um x86_64", "ZSGATE_NO_AB": "1"})
-        full.update(env)
+        full.update({k: v.format(root=d) for k, v in env.items()})
         r = subprocess.run([os.path.join(CI, "gate")], env=full, capture_output=True, text=True)
-        with open(os.path.join(d, "calls.txt")) as f:
-            calls = f.read().splitlines()
+        calls = []
+        if os.path.exists(os.path.join(d, "calls.txt")):
+            with open(os.path.join(d, "calls.txt")) as f:
+                calls = f.read().splitlines()
+        calls = [c.replace(d, "{root}") for c in calls]
         run = os.path.join(d, "out", "r")
+        if not os.path.exists(os.path.join(run, "meta.json")):
+            return r, calls, None, None
         with open(os.path.join(run, "meta.json")) as f:
             meta = json.load(f)
         with open(os.path.join(run, "summary.json")) as f:
@@ -100,6 +107,49 @@ class GateWiringTest(unittest.TestCase):
                 self.assertFalse([c for c in calls if "--kcsan" in c])
                 self.assertIn(why, s["notes"]["kcsan"])
                 self.assertIn("note: kcsan: not run: " + why, r.stdout)
+
+
+    def test_prev_is_a_third_kernel_in_the_ab(self):
+        r, calls, meta, s = self.gate(PREV="{root}/prev.mbox", ZSGATE_NO_AB="")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("tree --ksrc /k --name prev --series {root}/prev.mbox", calls)
+        # built as the patched x86_64 kernel is (ci/kunit: the build stamp ci/ab checks)
+        self.assertIn("kunit --tree {root}/prev --arch x86_64 --out {root}/out/r --name kunit-x86_64-prev", calls)
+        self.assertEqual([c for c in calls if c.startswith("kunit ") and "/prev " in c and "--kcsan" not in c],
+                         ["kunit --tree {root}/prev --arch x86_64 --out {root}/out/r --name kunit-x86_64-prev"])
+        (abc,) = [c for c in calls if c.startswith("ab ")]
+        self.assertEqual(abc, "ab --base {root}/base --patched {root}/patched --prev {root}/prev --out {root}/out/r")
+        self.assertIn({"name": "kunit-x86_64-prev", "arch": "x86_64", "revision": "prev", "kind": "kunit"},
+                      meta["runs"])
+        names = [x["name"] for x in s["steps"]]
+        self.assertEqual(names[:5], ["deps", "source", "tree-base", "tree-patched", "tree-prev"])
+        self.assertEqual(names.index("kunit-x86_64-prev"), names.index("kunit-x86_64-patched") + 1)
+        self.assertIn("def", s["notes"]["prev"])
+
+    def test_without_prev_nothing_changes(self):
+        r, calls, meta, s = self.gate(ZSGATE_NO_AB="")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        (abc,) = [c for c in calls if c.startswith("ab ")]
+        self.assertEqual(abc, "ab --base {root}/base --patched {root}/patched --out {root}/out/r")
+        self.assertFalse([c for c in calls if "prev" in c])
+        self.assertNotIn("prev", s["notes"])
+
+    def test_prev_without_an_ab_is_not_built_and_says_so(self):
+        for env, why in (({}, "ZSGATE_NO_AB=1 (no A/B)"), ({"ARCHS": "um"}, "x86_64, the A/B's arch, is not in ARCHS")):
+            with self.subTest(env=env):
+                r, calls, meta, s = self.gate(PREV="{root}/prev.mbox", **env)
+                self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+                self.assertFalse([c for c in calls if "prev" in c], calls)
+                self.assertEqual(s["notes"]["prev"], "not run: " + why)
+
+    def test_bad_prev_stops_the_gate(self):
+        for env, why in (({"PREV": "{root}/nosuch"}, "does not exist"),
+                         ({"PREV": "{root}/prev.mbox", "SERIES": "none"}, "needs a SERIES")):
+            with self.subTest(env=env):
+                r, calls, meta, s = self.gate(**env)
+                self.assertEqual(r.returncode, 1)
+                self.assertIn(why, r.stderr)
+                self.assertIsNone(meta)
 
 
 if __name__ == "__main__":

@@ -6,8 +6,9 @@ test, which cases are judged) is stated once, in docs/vm-ab.md, "The A/B rule"; 
 numbers are what they are is in docs/known-issues.md, "A/B: how the rule's numbers were
 chosen". This module implements it: collect() groups one boot's figures per case and
 revision, analyze() gives one entry per case (bootstrap interval, regression), pooled()
-the per-backend paired test, host_warnings() the busy-host warning, rule_summary() the
-rule in one line for ab.json and report.md, from the constants below.
+the per-backend paired test, percall() the per-call test, cpu() the total-CPU test,
+host_warnings() the busy-host warning, rule_summary() the rule in one line for ab.json and
+report.md, from the constants below; boot_order() the order of the kernels in a round.
 """
 
 import math
@@ -228,13 +229,98 @@ def windows(rounds: List[Tuple[str, List[Dict[str, Any]]]], round_of: List[int],
     last = max(round_of, default=0)
     for w0 in range(1, last - size + 2, size):
         sel = [r for r, i in zip(rounds, round_of) if w0 <= i < w0 + size]
-        es = analyze(collect(sel), margin=margin, a=a, b=b, judge_concurrent=judge_concurrent)
-        flagged = [case_label(e) for e in regressions(es)]
-        flagged += [pooled_label(p) for p in pooled(es) if p["regression"]]
-        flagged += [percall_label(e) for e in percall(sel, a, b) if e["regression"]]
+        flagged = compare(sel, a, b, margin=margin, judge_concurrent=judge_concurrent)["regressions"]
         per_gate.append({"rounds": f"{w0}-{w0 + size - 1}", "flagged": flagged})
     return {"size": size, "gates": len(per_gate), "flagged": sum(1 for g in per_gate if g["flagged"]),
             "per_gate": per_gate}
+
+
+def boot_order(labels: List[str], i: int) -> List[str]:
+    """The kernels of round @i (1-based) in boot order: a Williams design, so that over
+    the rounds every kernel boots in every position equally often and after every other
+    kernel equally often (docs/vm-ab.md, "The A/B rule"). Two kernels: A B, B A, A B, ...
+    (odd rounds the first label first). An even number k of kernels: row (i-1) mod k of the
+    Latin square whose first row is 0, 1, k-1, 2, k-2, ...; an odd k: the rows of the cyclic
+    Latin square, each followed by its reverse (round 1: row 0, round 2: row 0 reversed,
+    round 3: row 1, ...), so that every pair of rounds puts each kernel at the same mean
+    position."""
+    k = len(labels)
+    if k < 2 or i < 1:
+        raise ValueError(f"boot_order needs >= 2 labels and a round >= 1, not {labels!r}, {i}")
+    if k % 2 == 0:
+        first, lo, hi = [0], 1, k - 1
+        while len(first) < k:
+            first.append(lo)
+            lo += 1
+            if len(first) < k:
+                first.append(hi)
+                hi -= 1
+        row = [(x + (i - 1) % k) % k for x in first]
+    else:
+        j = (i - 1) % (2 * k)
+        row = [(x + j // 2) % k for x in range(k)]
+        if j % 2:
+            row.reverse()
+    return [labels[x] for x in row]
+
+
+CPU_MARGIN = 0.10   # the seed thread's budget: munmap + kworkers CPU of patched <= base + 10 %
+
+
+def cpu(rounds: Iterable[Tuple[str, List[Dict[str, Any]]]], a: str = "base", b: str = "patched",
+        margin: float = CPU_MARGIN, judged: bool = True) -> List[Dict[str, Any]]:
+    """Total CPU per backend: the one-process munmap cases' cpu_total_us (the munmap
+    thread's CPU + every kworker's over the window), paired by round as pooled():
+    d_i = mean over the sizes of log(b_i / a_i), ratio exp(mean d) with a 95 % t interval;
+    a regression when the interval lies above 1 + @margin (docs/vm-ab.md, "The A/B rule").
+    judged=False (a busy host, host_warnings()): shown, never a regression."""
+    per: Dict[Tuple[str, int], Dict[str, List[Optional[float]]]] = {}
+    seen: Dict[str, int] = {}
+    for rev, figs in rounds:
+        seen[rev] = seen.get(rev, 0) + 1
+        i = seen[rev] - 1
+        for f in figs:
+            if f.get("case") != "munmap" or int(f.get("procs", 1)) != 1:
+                continue
+            v = f.get("cpu_total_us")
+            if not isinstance(v, (int, float)) or v <= 0:
+                continue
+            lst = per.setdefault((str(f["backend"]), int(f.get("size_mb", 0))), {}).setdefault(rev, [])
+            lst += [None] * (i + 1 - len(lst))
+            lst[i] = float(v)
+    out = []
+    for backend in sorted({k[0] for k in per}):
+        sizes = sorted(s for be, s in per if be == backend)
+        n = max(len(per[(backend, s)].get(r, [])) for s in sizes for r in (a, b))
+        full = [s for s in sizes
+                if all(len(per[(backend, s)].get(r, [])) == n and None not in per[(backend, s)][r] for r in (a, b))]
+        e: Dict[str, Any] = {"backend": backend, "metric": "cpu_total_us", "sizes_mb": full, "pairs": n,
+                             "ratio": None, "ratio_lo": None, "ratio_hi": None, "margin": margin,
+                             "judged": False, "regression": False}
+        for r, side in ((a, "base"), (b, "patched")):
+            vals = [v for s in full for v in per[(backend, s)].get(r, []) if v is not None]
+            e[side] = {"median_us": median(vals) if vals else None,
+                       "values_us": {str(s): per[(backend, s)].get(r, []) for s in full}}
+        if not full or n < 3:
+            e["why_not_judged"] = "no munmap size with cpu_total_us in every round" if not full \
+                else "fewer than 3 rounds with both sides"
+            out.append(e)
+            continue
+        va = {s: [float(v or 0) for v in per[(backend, s)][a]] for s in full}   # no None left (full)
+        vb = {s: [float(v or 0) for v in per[(backend, s)][b]] for s in full}
+        d = [statistics.mean(math.log(vb[s][i] / va[s][i]) for s in full) for i in range(n)]
+        e["pair_ratios"] = [math.exp(x) for x in d]
+        e["ratio"], e["ratio_lo"], e["ratio_hi"] = _paired_t(d)
+        e["judged"] = judged
+        if not judged:
+            e["why_not_judged"] = "host busy"
+        e["regression"] = bool(judged and e["ratio_lo"] > 1 + margin)
+        out.append(e)
+    return out
+
+
+def cpu_label(e: Dict[str, Any]) -> str:
+    return f"{e['backend']} CPU of munmap + kworkers ({len(e['sizes_mb'])} munmap sizes, paired by round)"
 
 
 def percall_label(e: Dict[str, Any]) -> str:
@@ -279,7 +365,26 @@ def rule_summary(margin: float = MARGIN, pooled_margin: float = POOLED_MARGIN,
             f"quiet host (other processes <= {BUSY_CPUS:g} CPUs); per call (percall figures, per backend and "
             f"function, >= {PERCALL_MIN_CALLS} calls a boot): the per-boot median call times paired by round, "
             f"95 % t interval of the mean log ratio (instruction counts: QEMU -icount), regresses when it "
-            f"lies above {1 + PERCALL_MARGIN:g}, judged on a busy host too; see {RULE_DOC}")
+            f"lies above {1 + PERCALL_MARGIN:g}, judged on a busy host too; "
+            f"total CPU per backend (one-process munmap cases' cpu_total_us, munmap thread + kworkers, paired "
+            f"by round, 95 % t interval): regresses when it lies above {1 + CPU_MARGIN:g}, judged only on a "
+            f"quiet host; see {RULE_DOC}")
+
+
+def compare(rounds: List[Tuple[str, List[Dict[str, Any]]]], a: str, b: str, margin: float = MARGIN,
+            judged: bool = True, judge_concurrent: bool = False, prefix: str = "") -> Dict[str, Any]:
+    """@a vs @b by the whole rule, from the boots of every kernel (ci/ab): the entries,
+    pooled, percall and cpu results, and the regression labels (each with @prefix: "vs
+    prev: " for a comparison with the previous revision). judged=False (a busy host):
+    pooled and cpu shown, not judged."""
+    entries = analyze(collect(rounds), margin=margin, a=a, b=b, judge_concurrent=judge_concurrent)
+    pool = pooled(entries, judged=judged)
+    pc = percall(rounds, a, b)   # judged on a busy host too: instruction counts (docs/vm-ab.md)
+    tot = cpu(rounds, a, b, judged=judged)
+    regs = [case_label(e) for e in regressions(entries)] + [pooled_label(p) for p in pool if p["regression"]] \
+        + [percall_label(e) for e in pc if e["regression"]] + [cpu_label(e) for e in tot if e["regression"]]
+    return {"a": a, "b": b, "entries": entries, "pooled": pool, "percall": pc, "cpu": tot,
+            "regressions": [prefix + r for r in regs]}
 
 
 def case_label(e: Dict[str, Any]) -> str:

@@ -11,7 +11,7 @@ adds nothing to them yet; it is one documented interface over them, and the plac
 their logic can move in-process later.
 
 Options win over the environment; an option not given leaves the caller's environment as
-it is (the Makefile exports KDIR BASE SERIES ARCHS JOBS ZSGATE_CACHE OUT DEBUG KCSAN, so
+it is (the Makefile exports KDIR BASE SERIES PREV ARCHS JOBS ZSGATE_CACHE OUT DEBUG KCSAN, so
 `make gate KDIR=...` and `./zsgate gate --kdir ...` are the same run). The last command of
 a plan replaces this process (exec: its exit code is the verb's, signals reach it directly);
 earlier ones (ci/deps before ci/mutants, ci/summary before ci/report) run as children.
@@ -239,10 +239,11 @@ class GateRequest:
     no_ab: bool = False
     no_reuse_base: bool = False
     kcsan_all: bool = False
+    prev: Optional[str] = None
 
     def plan(self, environ: Mapping[str, str]) -> Plan:
         env = (self.source.env() + self.build.env() + self.paths.env() + self.run.env()
-               + _pairs(("ZSGATE_NO_VM", "1" if self.no_vm else None),
+               + _pairs(("PREV", self.prev), ("ZSGATE_NO_VM", "1" if self.no_vm else None),
                         ("ZSGATE_NO_AB", "1" if self.no_ab else None),
                         ("ZSGATE_REUSE_BASE", "0" if self.no_reuse_base else None),
                         ("ZSGATE_KCSAN_ALL", "1" if self.kcsan_all else None)))
@@ -346,10 +347,11 @@ class AbRequest:
     bin: Optional[str] = None
     judge_concurrent: bool = False
     reanalyze: bool = False
+    prev_tree: Optional[str] = None
 
     def plan(self, environ: Mapping[str, str]) -> Plan:
-        argv = ci("ab", "--base", self.base_tree, "--patched", self.patched_tree,
-                  "--out", self.paths.out_root(environ)) + _opt("--arch", self.arch) \
+        argv = ci("ab", "--base", self.base_tree, "--patched", self.patched_tree) + _opt("--prev", self.prev_tree) \
+            + ("--out", self.paths.out_root(environ)) + _opt("--arch", self.arch) \
             + _opt("--rounds", _str(self.rounds)) + _opt("--inner", _str(self.inner)) \
             + _opt("--sizes", self.sizes) + _opt("--filter", self.filter) \
             + _opt("--margin", None if self.margin is None else repr(self.margin)) \
@@ -581,11 +583,14 @@ def _p_gate(p: argparse.ArgumentParser) -> None:
                    help="boot the base VM runs even when a kept clean run matches (ZSGATE_REUSE_BASE=0)")
     g.add_argument("--kcsan-all", action="store_true",
                    help="any KCSAN report fails, not only zsmalloc/zram/zswap ones (ZSGATE_KCSAN_ALL=1)")
+    g.add_argument("--prev", metavar="DIR|MBOX",
+                   help="the previous revision of the series: a third kernel in the A/B, the series judged "
+                        "against it too (PREV)")
 
 
 def _r_gate(ns: argparse.Namespace) -> Request:
     return GateRequest(source_of(ns), build_of(ns), paths_of(ns), run_of(ns), _b(ns, "no_vm"),
-                       _b(ns, "no_ab"), _b(ns, "no_reuse_base"), _b(ns, "kcsan_all"))
+                       _b(ns, "no_ab"), _b(ns, "no_reuse_base"), _b(ns, "kcsan_all"), _s(ns, "prev"))
 
 
 def _p_kunit(p: argparse.ArgumentParser) -> None:
@@ -670,6 +675,7 @@ def _r_vm(ns: argparse.Namespace) -> Request:
 def _p_ab(p: argparse.ArgumentParser) -> None:
     p.add_argument("--base-tree", required=True, metavar="TREE", help="ci/ab --base")
     p.add_argument("--patched-tree", required=True, metavar="TREE", help="ci/ab --patched")
+    p.add_argument("--prev-tree", metavar="TREE", help="ci/ab --prev: the previous revision, a third kernel")
     _p_step_paths(p, "the run dir (ab.json, ab/)")
     p.add_argument("--arch")
     p.add_argument("--rounds", type=int)
@@ -678,7 +684,7 @@ def _p_ab(p: argparse.ArgumentParser) -> None:
     p.add_argument("--filter")
     p.add_argument("--margin", type=float)
     p.add_argument("--full", action="store_true", help="the nominal sizes (default quick)")
-    p.add_argument("--labels", metavar="A,B")
+    p.add_argument("--labels", metavar="A,B[,C]")
     p.add_argument("--timeout", type=int, metavar="S")
     p.add_argument("--build-dir")
     p.add_argument("--bin")
@@ -690,7 +696,7 @@ def _r_ab(ns: argparse.Namespace) -> Request:
     return AbRequest(_s(ns, "base_tree") or "", _s(ns, "patched_tree") or "", paths_of(ns), _s(ns, "arch"),
                      _i(ns, "rounds"), _i(ns, "inner"), _s(ns, "sizes"), _s(ns, "filter"), _f(ns, "margin"),
                      _b(ns, "full"), _s(ns, "labels"), _i(ns, "timeout"), _s(ns, "build_dir"), _s(ns, "bin"),
-                     _b(ns, "judge_concurrent"), _b(ns, "reanalyze"))
+                     _b(ns, "judge_concurrent"), _b(ns, "reanalyze"), _s(ns, "prev_tree"))
 
 
 def _p_rundir(p: argparse.ArgumentParser) -> None:
@@ -750,7 +756,7 @@ def _r_examples(ns: argparse.Namespace) -> Request:
 
 def _p_tree(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ksrc", "--kdir", dest="ksrc", required=True, metavar="TREE", help="the kernel source (only read)")
-    p.add_argument("--name", choices=("base", "patched"))
+    p.add_argument("--name", choices=("base", "patched", "prev"))
     p.add_argument("--caps", action="store_true", help="print the capability header for --ksrc as it is")
     p.add_argument("--series", metavar="DIR|MBOX")
     p.add_argument("--tree", metavar="DIR", help="where the work tree goes (default under the cache)")
@@ -942,6 +948,7 @@ MAKE_VARIABLES: Tuple[Tuple[str, str], ...] = (
     ("KDIR=<tree>", "--kdir: gate an existing tree (read-only) instead of linux-source-7.3"),
     ("BASE=7.2", "--base: linux-source-7.2 as the base (no Part A): gate a Part A revision"),
     ("SERIES=<dir|mbox|none>", "--series: the revision (default series/deferred-free, Part B)"),
+    ("PREV=<dir|mbox>", "--prev: gate: the previous revision too, a third kernel in the A/B"),
     ('ARCHS="um x86_64"', "--archs: KUnit arches"),
     ("JOBS=N", "--jobs: make jobs (default nproc)"),
     ("DEBUG=1", "--debug: debug kernels (KASAN, lockdep; no KCSAN run then)"),

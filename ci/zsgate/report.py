@@ -3,7 +3,7 @@
 
 from typing import Any, Callable, Dict, List, Optional
 
-from zsgate.ab import MARGIN, POOLED_MARGIN, median, rule_summary
+from zsgate.ab import MARGIN, POOLED_MARGIN, boot_order, median, rule_summary
 
 
 def _us(v: Optional[float]) -> str:
@@ -55,23 +55,24 @@ def _cpu_growth(e: Dict[str, Any]) -> str:
     return f"{_us(b)} / {_us(p)} ({(p / b - 1) * 100:+.0f} %)"
 
 
-def ab_tables(abd: Dict[str, Any]) -> List[str]:
+def ab_tables(abd: Dict[str, Any], h: str = "##") -> List[str]:
+    """The per-case tables of @abd (its "labels" and "entries"); @h: the heading level."""
     la, lb = abd.get("labels", ["base", "patched"])
     entries = abd.get("entries", [])
     out: List[str] = []
     for backend in ("zram", "zswap"):
         es = [e for e in entries if e["backend"] == backend]
         if not es:
-            out += [f"## {backend}", "", "no figures (see the runs below)", ""]
+            out += [f"{h} {backend}", "", "no figures (see the runs below)", ""]
             continue
-        out += [f"## {backend}", ""]
+        out += [f"{h} {backend}", ""]
         for case, title in (("teardown_munmap", "Concurrent teardown, released by munmap()"),
                             ("teardown_exit", "Concurrent teardown, released by exit()")):
             rows = sorted((e for e in es if e["case"] == case), key=lambda e: int(e["procs"]))
             if not rows:
                 continue
             size = rows[0]["size_mb"]
-            out += [f"### {title} ({size} MB per process)", "",
+            out += [f"{h}# {title} ({size} MB per process)", "",
                     f"| procs | {la.capitalize()} (p10–p90) | {lb.capitalize()} (p10–p90) | Speedup (95 % CI) "
                     f"| wall {la}/{lb} | CPU {la}/{lb} |",
                     "|---:|---:|---:|---:|---:|---:|"]
@@ -81,7 +82,7 @@ def ab_tables(abd: Dict[str, Any]) -> List[str]:
             out.append("")
         rows = sorted((e for e in es if e["case"] == "munmap"), key=lambda e: int(e["size_mb"]))
         if rows:
-            out += ["### munmap() by size (one process)", "",
+            out += [f"{h}# munmap() by size (one process)", "",
                     f"| size | {la.capitalize()} (p10–p90) | {lb.capitalize()} (p10–p90) | Speedup (95 % CI) "
                     f"| CPU of munmap {la}/{lb} | CPU munmap + kworkers {la}/{lb} "
                     f"| pool drained after (ms) {la}/{lb} |",
@@ -92,7 +93,7 @@ def ab_tables(abd: Dict[str, Any]) -> List[str]:
             out.append("")
         rows = sorted((e for e in es if e["case"].startswith("return_")), key=lambda e: (e["case"], e["procs"]))
         if rows:
-            out += ["### Memory return (ms from the release until 50 % / 90 % is back; "
+            out += [f"{h}# Memory return (ms from the release until 50 % / 90 % is back; "
                     f"{la} / {lb}; shown, not judged)", "",
                     "| case | release wall | pool 50 % | pool 90 % | MemAvailable 50 % | MemAvailable 90 % |",
                     "|---|---:|---:|---:|---:|---:|"]
@@ -102,6 +103,54 @@ def ab_tables(abd: Dict[str, Any]) -> List[str]:
                            f"| {_pair(e, 'ret50_ms', _ms)} | {_pair(e, 'ret90_ms', _ms)} "
                            f"| {_pair(e, 'avail50_ms', _ms)} | {_pair(e, 'avail90_ms', _ms)} |")
             out.append("")
+    return out
+
+
+def judged_tables(abd: Dict[str, Any], la: str, lb: str, h: str = "##") -> List[str]:
+    """The paired tests of @abd (ab.json, or one of its "comparisons"): pooled, per call,
+    total CPU; @h: the heading level."""
+    out: List[str] = []
+    pooled = abd.get("pooled") or []
+    if pooled:
+        out += [f"{h} Pooled, per backend (one-process cases paired by round)", "",
+                f"| backend | cases | pairs | {lb}/{la} per pair | Speedup (95 % t interval) |",
+                "|---|---:|---:|---|---:|"]
+        for p in pooled:
+            flag = " **REGRESSION**" if p.get("regression") else (
+                "" if p.get("judged", True) else " (not judged: host busy)")
+            out.append(f"| {p['backend']} | {len(p['cases'])} | {p['pairs']} | "
+                       f"{' '.join(f'{r:.2f}' for r in p['pair_ratios'])} | "
+                       f"{p['speedup']:.2f} ({p['speedup_lo']:.2f}–{p['speedup_hi']:.2f}){flag} |")
+        out += [""]
+    percall = [e for e in abd.get("percall") or [] if e.get("ratio") is not None]
+    if percall:
+        out += [f"{h} The free path per call (kernel-side, kprobes + hist triggers)", "",
+                f"| backend | function | calls a boot ({la}/{lb}) | {la} ns | {lb} ns | {lb}/{la} per pair | "
+                "ratio (95 % t interval) |", "|---|---|---:|---:|---:|---|---:|"]
+        for e in percall:
+            flag = " **REGRESSION**" if e.get("regression") else (
+                "" if e.get("judged") else f" (not judged: {e.get('why_not_judged', '')})")
+            ca = int(median([float(c) for c in e["base"]["calls"]])) if e["base"]["calls"] else 0
+            cb = int(median([float(c) for c in e["patched"]["calls"]])) if e["patched"]["calls"] else 0
+            out.append(f"| {e['backend']} | {e['fn']}() | {ca}/{cb} | {e['base']['median_ns']:.0f} | "
+                       f"{e['patched']['median_ns']:.0f} | {' '.join(f'{r:.3f}' for r in e['pair_ratios'])} | "
+                       f"{e['ratio']:.3f} ({e['ratio_lo']:.3f}–{e['ratio_hi']:.3f}){flag} |")
+        out += ["", "Each boot's figure is the median over every call of the function from the munmap() "
+                "until the pool was back at baseline (8 ns buckets); < 1 means faster.", ""]
+    tot = [e for e in abd.get("cpu") or [] if e.get("ratio") is not None]
+    if tot:
+        out += [f"{h} Total CPU, munmap thread + kworkers (one-process munmap cases paired by round)", "",
+                f"| backend | sizes | pairs | {la} | {lb} | {lb}/{la} per pair | ratio (95 % t interval) |",
+                "|---|---:|---:|---:|---:|---|---:|"]
+        for e in tot:
+            flag = " **REGRESSION**" if e.get("regression") else (
+                "" if e.get("judged") else f" (not judged: {e.get('why_not_judged', '')})")
+            out.append(f"| {e['backend']} | {len(e['sizes_mb'])} | {e['pairs']} | {_us(e['base']['median_us'])} | "
+                       f"{_us(e['patched']['median_us'])} | {' '.join(f'{r:.2f}' for r in e['pair_ratios'])} | "
+                       f"{e['ratio']:.3f} ({e['ratio_lo']:.3f}–{e['ratio_hi']:.3f}){flag} |")
+        out += ["", f"cpu_total_us of each munmap figure: the munmap thread's CPU plus every kworker's over the "
+                f"window; a regression when the whole interval lies above {1 + e['margin']:g} "
+                "(the seed review's +10 % budget).", ""]
     return out
 
 
@@ -142,8 +191,11 @@ def render(run_id: str, summary: Optional[Dict[str, Any]], abd: Optional[Dict[st
         la, lb = abd.get("labels", ["base", "patched"])
         n = len(abd.get("entries", []))
         regs = abd.get("regressions", [])
-        out.append(f"A/B on {abd.get('arch')}: {la} vs {lb}, {abd.get('rounds')} interleaved rounds "
-                   f"({la} {lb} {lb} {la} …), {abd.get('inner_rounds')} inner round(s) per boot"
+        lc = abd.get("prev_label")
+        order = f"{la} {lb} {lb} {la} …" if not lc else " | ".join(
+            " ".join(boot_order([la, lb, lc], i)) for i in (1, 2)) + " | …"
+        out.append(f"A/B on {abd.get('arch')}: {la} vs {lb}{f' and {lc} vs {lb}' if lc else ''}, "
+                   f"{abd.get('rounds')} interleaved rounds ({order}), {abd.get('inner_rounds')} inner round(s) per boot"
                    f"{', quick sizes (ZSGATE_QUICK: nominal 64…512 MB / 4, 256 MB teardown → 64 MB)' if abd.get('quick') else ''}; {n} cases, "
                    f"{len(regs)} regression(s){': ' + ', '.join(regs) if regs else ''}; "
                    f"{abd.get('seconds', 0):.0f} s.")
@@ -151,33 +203,14 @@ def render(run_id: str, summary: Optional[Dict[str, Any]], abd: Optional[Dict[st
         if png:
             out += [f"![speedup per case]({png})", ""]
         out += ab_tables(abd)
-        pooled = abd.get("pooled") or []
-        if pooled:
-            out += ["## Pooled, per backend (one-process cases paired by round)", "",
-                    f"| backend | cases | pairs | {lb}/{la} per pair | Speedup (95 % t interval) |",
-                    "|---|---:|---:|---|---:|"]
-            for p in pooled:
-                flag = " **REGRESSION**" if p.get("regression") else (
-                    "" if p.get("judged", True) else " (not judged: host busy)")
-                out.append(f"| {p['backend']} | {len(p['cases'])} | {p['pairs']} | "
-                           f"{' '.join(f'{r:.2f}' for r in p['pair_ratios'])} | "
-                           f"{p['speedup']:.2f} ({p['speedup_lo']:.2f}–{p['speedup_hi']:.2f}){flag} |")
-            out += [""]
-        percall = [e for e in abd.get("percall") or [] if e.get("ratio") is not None]
-        if percall:
-            out += ["## The free path per call (kernel-side, kprobes + hist triggers)", "",
-                    f"| backend | function | calls a boot ({la}/{lb}) | {la} ns | {lb} ns | {lb}/{la} per pair | "
-                    "ratio (95 % t interval) |", "|---|---|---:|---:|---:|---|---:|"]
-            for e in percall:
-                flag = " **REGRESSION**" if e.get("regression") else (
-                    "" if e.get("judged") else f" (not judged: {e.get('why_not_judged', '')})")
-                ca = int(median([float(c) for c in e["base"]["calls"]])) if e["base"]["calls"] else 0
-                cb = int(median([float(c) for c in e["patched"]["calls"]])) if e["patched"]["calls"] else 0
-                out.append(f"| {e['backend']} | {e['fn']}() | {ca}/{cb} | {e['base']['median_ns']:.0f} | "
-                           f"{e['patched']['median_ns']:.0f} | {' '.join(f'{r:.3f}' for r in e['pair_ratios'])} | "
-                           f"{e['ratio']:.3f} ({e['ratio_lo']:.3f}–{e['ratio_hi']:.3f}){flag} |")
-            out += ["", "Each boot's figure is the median over every call of the function from the munmap() "
-                    "until the pool was back at baseline (8 ns buckets); < 1 means faster.", ""]
+        out += judged_tables(abd, la, lb)
+        for c in abd.get("comparisons") or []:
+            out += [f"## vs {c['a']}: {c['a']} → {c['b']}", "",
+                    f"The previous revision ({c['a']}) booted in the same rounds; {c['b']} judged against it "
+                    f"by the same rule: {len(c['regressions'])} regression(s)"
+                    + (": " + ", ".join(c["regressions"]) if c["regressions"] else "") + ".", ""]
+            out += ab_tables({"labels": [c["a"], c["b"]], "entries": c["entries"]}, "###")
+            out += judged_tables(c, c["a"], c["b"], "###")
         rule = rule_summary(abd.get("margin", MARGIN), abd.get("pooled_margin", POOLED_MARGIN),
                             bool(abd.get("judge_concurrent")))
         out += ["Cells: median over the rounds (boots) of each boot's median per-process release time, "

@@ -345,6 +345,26 @@ def print_summary(run_dir: str, s: Dict_) -> None:
         print(f"  {e['backend'] + ' ' + e['fn'] + '() per call':36} {e['base']['median_ns']:>8.0f}ns "
               f"{e['patched']['median_ns']:>8.0f}ns  {1 / e['ratio']:.2f} [{1 / e['ratio_hi']:.2f}, {1 / e['ratio_lo']:.2f}]"
               f"{'  REGRESSION' if e.get('regression') else ''}")
+    for e in (s["ab_run"] or {}).get("cpu", []):
+        if e.get("ratio") is None:
+            continue
+        what = f"{e['backend']} CPU munmap+kworkers ({len(e['sizes_mb'])} sizes, {e['pairs']} pairs)"
+        print(f"  {what:36} {e['base']['median_us']:>8.0f}us {e['patched']['median_us']:>8.0f}us  "
+              f"ratio {e['ratio']:.3f} [{e['ratio_lo']:.3f}, {e['ratio_hi']:.3f}]"
+              f"{'  REGRESSION' if e.get('regression') else ('' if e.get('judged') else '  (not judged)')}")
+    for c in (s["ab_run"] or {}).get("comparisons", []):
+        judged = [e for e in c.get("entries", []) if e.get("speedup") is not None]
+        print(f"A/B vs {c['a']} ({c['a']} -> {c['b']}): {len(judged)} cases, {len(c.get('regressions', []))} "
+              f"regression(s)")
+        for p in c.get("pooled", []):
+            print(f"  {'vs ' + c['a'] + ': ' + p['backend'] + ' pooled (' + str(len(p['cases'])) + ' cases)':36} "
+                  f"{'':>20}  {p['speedup']:.2f} [{p['speedup_lo']:.2f}, {p['speedup_hi']:.2f}]"
+                  f"{'  REGRESSION' if p.get('regression') else ''}")
+        for e in c.get("cpu", []):
+            if e.get("ratio") is not None:
+                print(f"  {'vs ' + c['a'] + ': ' + e['backend'] + ' CPU munmap+kworkers':36} {'':>20}  ratio "
+                      f"{e['ratio']:.3f} [{e['ratio_lo']:.3f}, {e['ratio_hi']:.3f}]"
+                      f"{'  REGRESSION' if e.get('regression') else ''}")
     for r in s["runs"]:
         if r.get("kcsan") is not None:
             k = r["kcsan"]
