@@ -193,6 +193,12 @@ class StepTest(unittest.TestCase):
                  "--labels", "b,p,v")
         self.assertEqual(c.argv[1:], ("--base", "/b", "--patched", "/p", "--prev", "/v", "--out", "/r",
                                       "--labels", "b,p,v"))
+        c = last("ab", "--base-tree", "/b", "--patched-tree", "/b", "--out", "/r", "--rounds", "80",
+                 "--percall-only", "--windows", "4")
+        self.assertEqual(c.argv[1:], ("--base", "/b", "--patched", "/b", "--out", "/r", "--rounds", "80",
+                                      "--percall-only", "--windows", "4"))
+        self.assertIn("--no-percall", last("ab", "--base-tree", "/b", "--patched-tree", "/p", "--out", "/r",
+                                               "--no-percall").argv)
 
     def test_summary_and_report_default_to_out_latest(self):
         self.assertEqual(last("summary").argv[1:], ("/o/latest",))

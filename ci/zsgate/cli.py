@@ -348,6 +348,9 @@ class AbRequest:
     judge_concurrent: bool = False
     reanalyze: bool = False
     prev_tree: Optional[str] = None
+    no_percall: bool = False
+    percall_only: bool = False
+    windows: Optional[int] = None
 
     def plan(self, environ: Mapping[str, str]) -> Plan:
         argv = ci("ab", "--base", self.base_tree, "--patched", self.patched_tree) + _opt("--prev", self.prev_tree) \
@@ -357,7 +360,9 @@ class AbRequest:
             + _opt("--margin", None if self.margin is None else repr(self.margin)) \
             + _flag(self.full, "--full") + _opt("--labels", self.labels) + _opt("--timeout", _str(self.timeout)) \
             + _opt("--build-dir", self.build_dir) + _opt("--bin", self.bin) \
-            + _flag(self.judge_concurrent, "--judge-concurrent") + _flag(self.reanalyze, "--reanalyze")
+            + _flag(self.judge_concurrent, "--judge-concurrent") + _flag(self.reanalyze, "--reanalyze") \
+            + _flag(self.no_percall, "--no-percall") + _flag(self.percall_only, "--percall-only") \
+            + _opt("--windows", _str(self.windows))
         return (Command(argv, _pairs(("ZSGATE_CACHE", self.paths.cache))),)
 
 
@@ -690,13 +695,19 @@ def _p_ab(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bin")
     p.add_argument("--judge-concurrent", action="store_true")
     p.add_argument("--reanalyze", action="store_true", help="no boots: recompute ab.json")
+    p.add_argument("--no-percall", action="store_true", help="no per-call (icount) boots")
+    p.add_argument("--percall-only", action="store_true",
+                   help="only the per-call boots: to measure the per-call rule")
+    p.add_argument("--windows", type=int, metavar="N",
+                   help="also judge each disjoint run of N rounds as a gate (power / false alarms)")
 
 
 def _r_ab(ns: argparse.Namespace) -> Request:
     return AbRequest(_s(ns, "base_tree") or "", _s(ns, "patched_tree") or "", paths_of(ns), _s(ns, "arch"),
                      _i(ns, "rounds"), _i(ns, "inner"), _s(ns, "sizes"), _s(ns, "filter"), _f(ns, "margin"),
                      _b(ns, "full"), _s(ns, "labels"), _i(ns, "timeout"), _s(ns, "build_dir"), _s(ns, "bin"),
-                     _b(ns, "judge_concurrent"), _b(ns, "reanalyze"), _s(ns, "prev_tree"))
+                     _b(ns, "judge_concurrent"), _b(ns, "reanalyze"), _s(ns, "prev_tree"),
+                     _b(ns, "no_percall"), _b(ns, "percall_only"), _i(ns, "windows"))
 
 
 def _p_rundir(p: argparse.ArgumentParser) -> None:
