@@ -136,7 +136,7 @@ def judged_tables(abd: Dict[str, Any], la: str, lb: str, h: str = "##") -> List[
                        f"{e['patched']['median_ns']:.0f} | {' '.join(f'{r:.3f}' for r in e['pair_ratios'])} | "
                        f"{e['ratio']:.3f} ({e['ratio_lo']:.3f}–{e['ratio_hi']:.3f}){flag} |")
         out += ["", "Each boot's figure is the median over every call of the function from the munmap() "
-                "until the pool was back at baseline (8 ns buckets); < 1 means faster.", ""]
+                "until the pool was back at baseline (4 ns buckets), in instructions (QEMU -icount); < 1 means fewer.", ""]
     tot = [e for e in abd.get("cpu") or [] if e.get("ratio") is not None]
     if tot:
         out += [f"{h} Total CPU, munmap thread + kworkers (one-process munmap cases paired by round)", "",
