@@ -45,7 +45,8 @@ static void zsf_bench_release(struct __test_metadata *_metadata,
 			      struct zsf_bench_round *out)
 {
 	struct zsf_sampler sm = { .c = c };
-	uint64_t t0, c0, k0 = 0, k1 = 0;
+	uint64_t t0, c0, k0 = 0, k1 = 0, avail_pre = 0;
+	struct zsf_stats st0 = { 0 };
 	pthread_t th;
 
 	memset(out, 0, sizeof(*out));
@@ -55,6 +56,10 @@ static void zsf_bench_release(struct __test_metadata *_metadata,
 		ASSERT_NE(NULL, sm.s);
 		ASSERT_EQ(0, pthread_create(&th, NULL, zsf_sampler_fn, &sm));
 		usleep(20000);	/* a few samples before the release */
+	}
+	if (sample) {
+		zsf_stats(c, &st0);
+		avail_pre = zsf_memavailable();
 	}
 	out->have_kw = zsf_kworker_cpu_ns(&k0);
 	c0 = zsf_thread_cpu_ns();
@@ -70,6 +75,15 @@ static void zsf_bench_release(struct __test_metadata *_metadata,
 		uint64_t before = 0, avail0 = 0, back;
 		int i;
 
+		/*
+		 * MemAvailable lags the pool: freed pages sit in the per-cpu
+		 * page lists until those drain, so sample on until it is up by
+		 * 90 % of what comes back, or 2 s after the drain.
+		 */
+		back = (st0.pool_bytes > c->base.pool_bytes ?
+			st0.pool_bytes - c->base.pool_bytes : 0) + resident;
+		for (i = 0; i < 400 && zsf_memavailable() < avail_pre + back * 9 / 10; i++)
+			usleep(5000);
 		usleep(20000);	/* let the sampler see the drained pool */
 		__atomic_store_n(&sm.stop, 1, __ATOMIC_RELAXED);
 		pthread_join(th, NULL);
