@@ -28,7 +28,7 @@ LABELS = (BASE72, BASE73, PATCHED, LIMIT)
 
 # cases a release is timed in (achieved-vs-limit is computed for these), in table order
 RELEASE_CASES = ("munmap", "teardown_munmap", "teardown_exit", "munmap_mixed_r50", "munmap_mixed_r0",
-                 "munmap_compact", "munmap_pressure")
+                 "munmap_compact", "munmap_pressure", "teardown_exit_pressure")
 CPU_KEYS = ("cpu_us", "kworker_us", "cpu_total_us")
 RETURN_KEYS = ("ret50_ms", "ret90_ms", "avail50_ms", "avail90_ms")
 # share of bootstrap resamples with base - limit > 0 below which achieved has no interval
@@ -64,6 +64,7 @@ def mode(e: Dict[str, Any]) -> str:
         return f"{size}MB"
     names = {"munmap_mixed_r50": "50 % resident", "munmap_mixed_r0": "100 % swapped",
              "munmap_compact": "compaction loop", "munmap_pressure": "every CPU busy",
+             "teardown_exit_pressure": "exit, every CPU busy",
              "swapin": "swap-in", "return_munmap": "return (munmap)", "return_exit": "return (exit)"}
     return f"{names.get(case, case)} {procs}x{size}MB" if procs > 1 else f"{names.get(case, case)} {size}MB"
 
@@ -176,7 +177,8 @@ def return_curves(cases: Cases, labels: Sequence[str] = LABELS) -> List[Dict[str
     out = []
     for k in sorted(cases, key=lambda k: (k[0], _order(k[1]), k[3], k[2])):
         backend, case, size, procs = k
-        if case not in ("munmap_mixed_r50", "munmap_mixed_r0", "munmap_pressure", "return_munmap", "return_exit"):
+        if case not in ("munmap_mixed_r50", "munmap_mixed_r0", "munmap_pressure", "teardown_exit_pressure",
+                        "return_munmap", "return_exit"):
             continue
         row: Dict[str, Any] = {"backend": backend, "case": case, "size_mb": size, "procs": procs}
         row["mode"] = mode(row)
@@ -259,7 +261,7 @@ def _step_tables(entries: List[Dict[str, Any]], base: str, patched: str) -> List
               ("Test 2: single process munmap", ("munmap",), "size"),
               ("process exit", ("teardown_exit",), "mode"),
               ("bench cases", ("munmap_mixed_r50", "munmap_mixed_r0", "munmap_compact", "munmap_pressure",
-                               "swapin"), "case"))
+                               "teardown_exit_pressure", "swapin"), "case"))
     for backend in sorted({e["backend"] for e in entries}):
         for title, cs, col in groups:
             rows = sorted((e for e in entries if e["backend"] == backend and e["case"] in cs),

@@ -85,7 +85,8 @@
  *             rest swapped out) when munmap() released it (50 or 0)
  *   compactions case=munmap_compact: compaction triggers (backend compact +
  *             vm.compact_memory) completed during the round, median
- *   hogs      case=munmap_pressure: stress-ng --cpu hogs running (= CPUs)
+ *   hogs      case=munmap_pressure, teardown_exit_pressure: stress-ng --cpu
+ *             hogs running (= online CPUs)
  *   (case=swapin: median_us p10_us p90_us cpu_us are the time of faulting
  *             every page of the region back in, not of a release)
  *   fn calls dropped median_ns p10_ns p90_ns bucket_ns   case=percall: one

@@ -9,8 +9,9 @@
  *                (pool and MemAvailable sampled every 1 ms, as return_rate)
  *   compaction   one munmap() while a thread loops vm.compact_memory and the
  *                backend's compaction (zs_page_migrate(), pool->lock writers)
- *   pressure     one munmap() with every CPU busy (stress-ng --cpu N at
- *                normal priority): release time, memory back, total CPU
+ *   pressure     one munmap(), and 4 processes exiting, with every CPU
+ *                busy (stress-ng --cpu N at normal priority): release
+ *                time, memory back, total CPU
  * Neither ci/ab's DEFAULT_FILTER nor the gate's CORRECTNESS set selects
  * them; `make bench` runs them by fixture (-f swapin -f mixed ...). Every
  * test ends in zsf_check_clean() like the others: data intact, pool back at
@@ -401,18 +402,30 @@ TEST_F_TIMEOUT(compaction, munmap, 300)
 
 /* ------------------------------------------------------------------ */
 /*
- * Pressure: 256 MB (quick 64) all swapped out, released by one munmap()
- * while stress-ng --cpu N (N = online CPUs, normal priority) keeps every
- * CPU busy, so Part B's drain worker competes with the hogs as on a loaded
- * phone. The hogs are stopped (SIGSTOP) while a round prepares its region
- * and run from 100 ms before the release until the pool is back. Release
- * time, CPU of munmap() + all kworkers and the memory-return curve
- * (case=munmap_pressure, hogs=N). SKIPs without stress-ng.
+ * Pressure: the release with every CPU busy (stress-ng --cpu N, N = online
+ * CPUs, normal priority), so Part B's drain worker competes with the hogs
+ * as on a loaded phone. The hogs are stopped (SIGSTOP) while a round
+ * prepares and run from 100 ms before the release until the pool is back.
+ *   p1_munmap  256 MB (quick 64) all swapped out, one munmap(): release
+ *              time, CPU of munmap() + all kworkers, the memory-return
+ *              curve (case=munmap_pressure, hogs=N)
+ *   p4_exit    4 processes of 256 MB (quick 64) exiting together, as
+ *              teardown.p4_exit: per-process and wall time, the memory-return
+ *              curve (case=teardown_exit_pressure, hogs=N)
+ * SKIPs without stress-ng.
  */
 FIXTURE(pressure) {
 	struct zsf_ctx c;
 	pid_t hogs;
 };
+
+FIXTURE_VARIANT(pressure) {
+	int procs;
+	bool by_exit;
+};
+
+FIXTURE_VARIANT_ADD(pressure, p1_munmap) { .procs = 1 };
+FIXTURE_VARIANT_ADD(pressure, p4_exit) { .procs = 4, .by_exit = true };
 
 FIXTURE_SETUP(pressure)
 {
@@ -430,7 +443,40 @@ FIXTURE_TEARDOWN(pressure)
 	ZSF_TEARDOWN();
 }
 
-TEST_F_TIMEOUT(pressure, munmap, 300)
+static void zsf_pressure_exit(struct __test_metadata *_metadata,
+			      struct zsf_ctx *c, int mb, int procs, pid_t hogs,
+			      const char *ncpu)
+{
+	int rounds = zsf_env.rounds_multi < 16 ? zsf_env.rounds_multi : 16, r, i;
+	uint64_t per[16 * 8], wall[16], r50[16], r90[16], a50[16], a90[16], freed[16];
+	struct zsf_pct pp, pw;
+	struct zsf_round rr;
+
+	for (r = 0; r < rounds; r++) {
+		kill(-hogs, SIGSTOP);
+		zsf_release_round_hogs(_metadata, c, mb, procs, true, true,
+				       0xb000 + r * 8, hogs, &rr);
+		ASSERT_LE(0, rr.drain_ms);
+		for (i = 0; i < procs; i++)
+			per[r * procs + i] = rr.per[i];
+		wall[r] = rr.wall;
+		r50[r] = zsf_ms_us(rr.ret50);
+		r90[r] = zsf_ms_us(rr.ret90);
+		a50[r] = zsf_ms_us(rr.av50);
+		a90[r] = zsf_ms_us(rr.av90);
+		freed[r] = rr.freed / 1024;
+	}
+	pp = zsf_percentiles(per, rounds * procs);
+	pw = zsf_percentiles(wall, rounds);
+	zsf_figure(c,
+		   "case=teardown_exit_pressure size_mb=%d procs=%d hogs=%s median_us=%llu p10_us=%llu p90_us=%llu wall_us=%llu freed_kb=%llu ret50_ms=%.1f ret90_ms=%.1f avail50_ms=%.1f avail90_ms=%.1f rounds=%d",
+		   mb, procs, ncpu, US(pp.med), US(pp.p10), US(pp.p90), US(pw.med),
+		   (unsigned long long)zsf_percentiles(freed, rounds).med,
+		   zsf_med_ms(r50, rounds), zsf_med_ms(r90, rounds),
+		   zsf_med_ms(a50, rounds), zsf_med_ms(a90, rounds), rounds);
+}
+
+TEST_F_TIMEOUT(pressure, release, 300)
 {
 	int mb = zsf_size_mb(256), rounds = zsf_bench_rounds(), r;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -445,26 +491,31 @@ TEST_F_TIMEOUT(pressure, munmap, 300)
 	self->hogs = zsf_spawn(&self->c, argv, "/tmp/zsgate-stress-ng-cpu.log");
 	ASSERT_LT(0, self->hogs);
 	usleep(200000);	/* stress-ng forks its hogs */
-	for (r = 0; r < rounds; r++) {
-		char *p = zsf_region(bytes);
+	if (variant->by_exit) {
+		zsf_pressure_exit(_metadata, &self->c, mb, variant->procs, self->hogs, ncpu);
+	} else {
+		for (r = 0; r < rounds; r++) {
+			char *p = zsf_region(bytes);
 
-		ASSERT_NE(NULL, p);
-		kill(-self->hogs, SIGSTOP);
-		zsf_prepare(_metadata, p, bytes, 0xa000 + r);
-		kill(-self->hogs, SIGCONT);
-		usleep(100000);	/* hogs back on every CPU */
-		ASSERT_EQ(0, waitpid(self->hogs, NULL, WNOHANG))
-			TH_LOG("stress-ng ended early: see /tmp/zsgate-stress-ng-cpu.log");
-		zsf_bench_release(_metadata, &self->c, p, bytes, 0, true, &rr);
-		ASSERT_LE(0, rr.drain_ms);
-		zsf_bench_add(st, &rr, true);
+			ASSERT_NE(NULL, p);
+			kill(-self->hogs, SIGSTOP);
+			zsf_prepare(_metadata, p, bytes, 0xa000 + r);
+			kill(-self->hogs, SIGCONT);
+			usleep(100000);	/* hogs back on every CPU */
+			zsf_bench_release(_metadata, &self->c, p, bytes, 0, true, &rr);
+			ASSERT_LE(0, rr.drain_ms);
+			zsf_bench_add(st, &rr, true);
+		}
 	}
+	/* the hogs must have run all along, else there was no pressure */
 	EXPECT_EQ(0, waitpid(self->hogs, NULL, WNOHANG))
 		TH_LOG("stress-ng ended early: see /tmp/zsgate-stress-ng-cpu.log");
 	zsf_reap(self->hogs, SIGKILL);
 	self->hogs = -1;
-	snprintf(extra, sizeof(extra), " hogs=%s", ncpu);
-	zsf_bench_figure(&self->c, "munmap_pressure", mb, extra, st);
+	if (!variant->by_exit) {
+		snprintf(extra, sizeof(extra), " hogs=%s", ncpu);
+		zsf_bench_figure(&self->c, "munmap_pressure", mb, extra, st);
+	}
 	free(st);
 }
 
