@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0
 """The selftest scenarios' split agrees with the filters that select them by name: ci/ab's
 DEFAULT_FILTER names only fixtures of zsf_tests_latency.h, ci/vm's CORRECTNESS selects whole
-fixtures (-f) only from zsf_tests_correctness.h or a collection's own file, and every
-fixture.variant.test a filter names (-r) exists."""
+fixtures (-f) only from zsf_tests_correctness.h or a collection's own file, neither selects
+the bench cases of zsf_tests_bench.h, every fixture.variant.test a filter names (-r) exists,
+and no gate script sets ZSGATE_CONTROL (the limit control's knob, for `make bench` only)."""
 import ast
 import os
 import re
@@ -53,8 +54,9 @@ class LayoutTest(unittest.TestCase):
         self.latency = read(os.path.join(COMMON, "zsf_tests_latency.h"))
         self.correctness = read(os.path.join(COMMON, "zsf_tests_correctness.h"))
         self.fixture = read(os.path.join(COMMON, "zsf_tests_fixture.h"))
+        self.bench = read(os.path.join(COMMON, "zsf_tests_bench.h"))
         self.own = {c: read(p) for c, p in COLLECTIONS.items()}
-        shared = self.latency + self.correctness
+        shared = self.latency + self.correctness + self.bench
         # what each binary compiles: the shared scenarios plus its own file
         self.cases = {c: names(shared + t) for c, t in self.own.items()}
 
@@ -62,9 +64,12 @@ class LayoutTest(unittest.TestCase):
         self.assertEqual(fixtures(self.fixture), set())
         self.assertEqual(fixtures(self.latency), {"munmap", "teardown", "return_rate", "percall"})
         self.assertEqual(fixtures(self.correctness), {"overflow", "integrity", "race"})
+        self.assertEqual(fixtures(self.bench), {"swapin", "mixed", "compaction", "pressure"})
         umbrella = read(os.path.join(COMMON, "zsfree_tests.h"))
+        # the bench part last: the order of `-l` and of the KTAP output before it stays
         self.assertEqual(re.findall(r'^#include "(\w+\.h)"', umbrella, re.M),
-                         ["zsf_tests_fixture.h", "zsf_tests_latency.h", "zsf_tests_correctness.h"])
+                         ["zsf_tests_fixture.h", "zsf_tests_latency.h", "zsf_tests_correctness.h",
+                          "zsf_tests_bench.h"])
 
     def test_ab_runs_latency_cases_only(self):
         args = filter_args(script_constant(os.path.join(CI, "ab"), "DEFAULT_FILTER"))
@@ -94,11 +99,24 @@ class LayoutTest(unittest.TestCase):
             for c, cases in self.cases.items():
                 self.assertIn(arg, cases, f"{c} has no {arg}")
 
+    def test_bench_cases_are_selected_by_neither(self):
+        for script, name in (("ab", "DEFAULT_FILTER"), ("vm", "CORRECTNESS")):
+            for kind, arg in filter_args(script_constant(os.path.join(CI, script), name)):
+                self.assertNotIn(arg.split(".")[0], fixtures(self.bench), f"ci/{script}: -{kind} {arg}")
+
+    def test_gate_never_sets_the_control_knob(self):
+        """ZSGATE_CONTROL=1 turns the pool-baseline check off: only the bench may set it, for
+        its limit control kernel; the gate (ci/gate, make check's ci/check) must not."""
+        for script in ("gate", "check"):
+            self.assertNotIn("ZSGATE_CONTROL", read(os.path.join(CI, script)), f"ci/{script}")
+
     def test_case_names_match_the_binaries_list(self):
-        """The parser above finds every case `-l` lists (zram_free 24, zswap_free 23), so
+        """The parser above finds every case `-l` lists (zram_free 30, zswap_free 29), so
         a renamed or moved case fails the checks above."""
-        self.assertEqual(len(self.cases["zram_free"]), 24)
-        self.assertEqual(len(self.cases["zswap_free"]), 23)
+        self.assertEqual(len(self.cases["zram_free"]), 30)
+        self.assertEqual(len(self.cases["zswap_free"]), 29)
+        self.assertIn("mixed.resident50.munmap", self.cases["zswap_free"])
+        self.assertIn("pressure.p4_exit.release", self.cases["zram_free"])
         self.assertIn("race.fio_discard.swap_free", self.cases["zram_free"])
         self.assertIn("race.writeback.swap_free", self.cases["zswap_free"])
         self.assertIn("nobuffers.sync_fallback", self.cases["zram_free"])

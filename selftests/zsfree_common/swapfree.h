@@ -53,6 +53,13 @@
  *   ZSGATE_FAULT=phase[,guardian]  the test kills itself (SIGKILL) at a phase,
  *                         the guardian first with ",guardian": tests the
  *                         restore (ci/selftests-faults). See zsf_fault().
+ *   ZSGATE_CONTROL=1      the kernel is `make bench`'s limit control
+ *                         (series/controls/limit: the release path skips the
+ *                         zsmalloc free, the pool never shrinks by design):
+ *                         zsf_check_clean() skips the pool-baseline and
+ *                         pending checks and says so in a TH_LOG line (data
+ *                         and splat checks stay; drain_ms is 0). Set only by
+ *                         the bench for the control kernel, never by the gate.
  *
  * Machine-readable figures: one line per figure on stdout,
  *   # zsgate: backend=<zram|zswap> case=<name> key=value ...
@@ -74,6 +81,14 @@
  *             (decimal, -1 = not reached within the deadline)
  *   avail50_ms avail90_ms          the same for MemAvailable growth
  *   drain_ms  release -> pool back at baseline (leak check), decimal
+ *   resident_pct  case=munmap_mixed: share of the region left resident (the
+ *             rest swapped out) when munmap() released it (50 or 0)
+ *   compactions case=munmap_compact: compaction triggers (backend compact +
+ *             vm.compact_memory) completed during the round, median
+ *   hogs      case=munmap_pressure, teardown_exit_pressure: stress-ng --cpu
+ *             hogs running (= online CPUs)
+ *   (case=swapin: median_us p10_us p90_us cpu_us are the time of faulting
+ *             every page of the region back in, not of a release)
  *   fn calls dropped median_ns p10_ns p90_ns bucket_ns   case=percall: one
  *             function's per-call time over every call from the munmap()
  *             until the pool was back at baseline (zsf_percall.c)
@@ -112,6 +127,7 @@ struct zsf_env {
 	int race_s;
 	const char *swapdir;
 	const char *statedir;
+	bool control;		/* ZSGATE_CONTROL=1: no pool-baseline check */
 };
 /* zsf_env.c */
 extern struct zsf_env zsf_env;

@@ -51,6 +51,8 @@ void zsf_env_load(void)
 				zsf_env.sizes_mb[zsf_env.nsizes++] = atoi(tok);
 		free(s);
 	}
+	v = getenv("ZSGATE_CONTROL");
+	zsf_env.control = v && *v && strcmp(v, "0");
 	zsf_env.swapdir = getenv("ZSGATE_SWAPDIR");
 	zsf_env.statedir = getenv("ZSGATE_STATE_DIR");
 	if (!zsf_env.statedir || !*zsf_env.statedir)

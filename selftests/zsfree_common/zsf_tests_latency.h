@@ -164,10 +164,15 @@ static double zsf_reached(struct zsf_sampler *sm, uint64_t t0, bool pool,
 	return -1;
 }
 
-static void zsf_release_round(struct __test_metadata *_metadata,
-			      struct zsf_ctx *c, int mb, int procs,
-			      bool by_exit, bool sample, uint32_t seed,
-			      struct zsf_round *out)
+/*
+ * @hogs: a process group (stress-ng, zsf_tests_bench.h's pressure case) the
+ * caller stopped (SIGSTOP) so that the workers prepare undisturbed; it is
+ * continued once they are ready, 100 ms before the release. -1: none.
+ */
+static void zsf_release_round_hogs(struct __test_metadata *_metadata,
+				   struct zsf_ctx *c, int mb, int procs,
+				   bool by_exit, bool sample, uint32_t seed,
+				   pid_t hogs, struct zsf_round *out)
 {
 	struct zsf_worker *w = zsf_shared(sizeof(*w) * procs);
 	struct zsf_barrier *ready = zsf_barrier_new(procs + 1);
@@ -216,6 +221,10 @@ static void zsf_release_round(struct __test_metadata *_metadata,
 		}
 	}
 	zsf_barrier_wait(ready);
+	if (hogs > 0) {
+		kill(-hogs, SIGCONT);
+		usleep(100000);	/* hogs back on every CPU */
+	}
 	for (i = 0; i < procs; i++) {
 		EXPECT_EQ(0, w[i].failed);
 		EXPECT_TRUE(ZSF_SWAPPED_OK(w[i].swapped, (long)(bytes / PG)))
@@ -279,6 +288,14 @@ static void zsf_release_round(struct __test_metadata *_metadata,
 	zsf_barrier_free(ready);
 	zsf_barrier_free(go);
 	munmap(w, sizeof(*w) * procs);
+}
+
+static void zsf_release_round(struct __test_metadata *_metadata,
+			      struct zsf_ctx *c, int mb, int procs,
+			      bool by_exit, bool sample, uint32_t seed,
+			      struct zsf_round *out)
+{
+	zsf_release_round_hogs(_metadata, c, mb, procs, by_exit, sample, seed, -1, out);
 }
 
 /* ------------------------------------------------------------------ */

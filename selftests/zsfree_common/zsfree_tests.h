@@ -10,12 +10,15 @@
  *
  * The scenarios are headers, not units: kselftest_harness.h keeps its test
  * list per translation unit, so all of a binary's tests are compiled with
- * its TEST_HARNESS_MAIN. They come in three parts, in this order (the
+ * its TEST_HARNESS_MAIN. They come in four parts, in this order (the
  * order of `-l` and of the KTAP output):
  *   zsf_tests_fixture.h      setup/SKIP, teardown, the end-of-test checks
  *   zsf_tests_latency.h      munmap, teardown, return_rate (ci/ab's cases)
  *   zsf_tests_correctness.h  overflow, integrity, race (the gate's
  *                            CORRECTNESS set in ci/vm)
+ *   zsf_tests_bench.h        swapin, mixed, compaction, pressure (what
+ *                            `make bench` adds; neither ci/ab nor the gate
+ *                            selects them)
  * Test names are what ci/vm and ci/ab select by: keep them.
  *
  * Every test ends in zsf_check_clean(): data read back matched (checked
@@ -31,3 +34,4 @@
 #include "zsf_tests_fixture.h"
 #include "zsf_tests_latency.h"
 #include "zsf_tests_correctness.h"
+#include "zsf_tests_bench.h"
