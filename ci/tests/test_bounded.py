@@ -422,7 +422,8 @@ class AbSkipsCrashedKernelTest(unittest.TestCase):
         r = self.ab("--rounds", "4")
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertLess(time.time() - t0, 60)
-        self.assertEqual(len(self.boots()), 2, r.stderr)  # r1: base, then patched crashes
+        # r1: base (its latency boot and its per-call boot), then patched crashes
+        self.assertEqual(len(self.boots()), 3, r.stderr)
         doc = load(os.path.join(self.run_dir, "ab.json"))
         self.assertEqual(doc["skipped"]["after"], "ab-x86_64-patched-r1")
         self.assertEqual(doc["skipped"]["boots"], ["ab-x86_64-patched-r2", "ab-x86_64-base-r2",
