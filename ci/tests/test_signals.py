@@ -151,10 +151,14 @@ class FakeGate(unittest.TestCase):
         # the real root's steps instead of the fakes
         env.pop("ZSGATE_ROOT", None)
         env.pop("ZSGATE_T0", None)
-        # its own session: the test sends "Ctrl-C" to make's process group
+        # its own session: the test sends "Ctrl-C" to make's process group. SIGINT at its
+        # default, as in a terminal's foreground job: run from a background job (nohup, &)
+        # the tests inherit SIGINT ignored, and a bash that ignores it goes on after its
+        # child died of it
         self.make = subprocess.Popen(["make", "-s", target], cwd=self.root, env=env,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+                                     start_new_session=True,
+                                     preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         return self.make
 
     def tearDown(self):
