@@ -6,21 +6,23 @@ KDIR         ?=
 BASE         ?=
 SERIES       ?=
 PREV         ?=
+BASE72       ?=
 ARCHS        ?= um x86_64
 JOBS         ?= $(shell nproc)
 ZSGATE_CACHE ?= $(HOME)/.cache/zsgate
 OUT          ?= $(CURDIR)/out
 DEBUG        ?=
 KCSAN        ?=
-export KDIR BASE SERIES PREV ARCHS JOBS ZSGATE_CACHE OUT DEBUG KCSAN
+export KDIR BASE SERIES PREV BASE72 ARCHS JOBS ZSGATE_CACHE OUT DEBUG KCSAN
 
-.PHONY: help gate check kunit test-tools selftests selftests-faults kselftest-tar export report \
+.PHONY: help gate bench check kunit test-tools selftests selftests-faults kselftest-tar export report \
 	deps doctor source mutants examples clean distclean
 
 # Each target is one verb of ./zsgate (ci/zsgate/cli.py, docs/cli.md), which reads the
 # variables above from the environment; the ones not exported are passed as its options.
 help: ; @./zsgate --help
 gate: ; ./zsgate gate
+bench: ; ./zsgate bench
 check: ; ./zsgate check
 kunit: ; ./zsgate kunit
 test-tools: ; ./zsgate test-tools

@@ -194,3 +194,47 @@ class GuestCasesTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class BenchRunTest(unittest.TestCase):
+    """ci/bench --reanalyze: the boots' files of a run dir -> bench.json, bench.md and the
+    two plots, through zsgate.boots (the A/B's loop) in its reanalyze mode."""
+
+    def test_reanalyze_writes_tables_and_plots(self):
+        import json
+        import subprocess
+        import tempfile
+        from zsgate import boots as zboots, rundir
+        ci = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        with tempfile.TemporaryDirectory() as d:
+            sub = rundir.bench_dir(d)
+            os.makedirs(sub)
+            kernels = {lab: {"tree": f"/t/{lab}", "version": "7.3.0", "build": "ok", "series_id": "",
+                             "counts": {"pass": 1, "fail": 0, "skip": 0}} for lab in bench.LABELS}
+            with open(rundir.path(d, rundir.BENCH), "w") as f:
+                json.dump({"kernels": kernels, "rounds": 3}, f)
+            req = zboots.Request(tuple(zboots.Kernel(lab, k["tree"]) for lab, k in kernels.items()), sub,
+                                 "x86_64", 3, "", 1, "", False, 0, prefix="bench")
+            rng = random.Random(3)
+            data = boots(rng, n=3)
+            per = {lab: [figs for l2, figs in data if l2 == lab] for lab in bench.LABELS}
+            for lab in bench.LABELS:
+                for i in range(1, 4):
+                    name = zboots.boot_name(req, lab, i)
+                    with open(rundir.run_file(sub, name, "vm.json"), "w") as f:
+                        json.dump({"status": "pass", "seconds": 60, "counts": {"pass": 9, "fail": 0},
+                                   "env": {"ZSGATE_ROUNDS": "1", "ZSGATE_QUICK": "0"}}, f)
+                    with open(rundir.run_file(sub, name, "figures.json"), "w") as f:
+                        json.dump(per[lab][i - 1], f)
+            r = subprocess.run([os.path.join(ci, "bench"), "--reanalyze", d], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            doc = rundir.read_json(rundir.path(d, rundir.BENCH))
+            self.assertEqual(doc["boots"], {lab: 3 for lab in bench.LABELS})
+            self.assertTrue(doc["part_a"] and doc["part_b"] and doc["achieved"])
+            with open(rundir.path(d, rundir.BENCH_MD)) as f:
+                md = f.read()
+            self.assertIn("## Part A: 7.2 → 7.3", md)
+            self.assertIn("| limit | 7.3.0 | CONTROL, never a revision | 1/0/0 |", md)
+            if subprocess.run(["/usr/bin/python3", "-c", "import matplotlib"]).returncode == 0:
+                for png in (rundir.BENCH_SPEEDUP_PNG, rundir.BENCH_RETURN_PNG):
+                    self.assertGreater(os.path.getsize(rundir.path(d, png)), 10000, r.stderr)

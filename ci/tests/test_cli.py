@@ -23,6 +23,7 @@ ZSGATE = os.path.join(ROOT, "zsgate")
 MINIMAL: Dict[str, Tuple[List[str], str]] = {
     "gate": ([], "gate"),
     "check": ([], "check"),
+    "bench": ([], "bench"),
     "kunit": ([], "gate"),
     "vm": (["--tree", "/t", "--arch", "um", "--name", "v", "--out", "/r"], "vm"),
     "ab": (["--base-tree", "/b", "--patched-tree", "/p", "--out", "/r"], "ab"),

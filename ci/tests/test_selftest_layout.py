@@ -81,7 +81,7 @@ class LayoutTest(unittest.TestCase):
                     self.assertIn(arg, cases, f"{c} has no {arg}")
 
     def test_ab_percall_boot_runs_the_percall_fixture(self):
-        args = filter_args(script_constant(os.path.join(CI, "ab"), "PERCALL_FILTER"))
+        args = filter_args(script_constant(os.path.join(CI, "zsgate", "boots.py"), "PERCALL_FILTER"))
         self.assertEqual(args, [("f", "percall")])
         self.assertIn("percall", fixtures(self.latency))
 

@@ -366,6 +366,26 @@ class AbRequest:
         return (Command(argv, _pairs(("ZSGATE_CACHE", self.paths.cache))),)
 
 
+@dataclass(frozen=True)
+class BenchRequest:
+    """ci/bench: 7.2, 7.3, 7.3 + the revision and the limit control in interleaved rounds at
+    the seed's sizes: bench.md/json/png (docs/bench.md)."""
+    paths: PathOpts
+    series: Optional[str] = None
+    base72: Optional[str] = None
+    rounds: Optional[int] = None
+    inner: Optional[int] = None
+    quick: bool = False
+    reanalyze: Optional[str] = None
+
+    def plan(self, environ: Mapping[str, str]) -> Plan:
+        argv = ci("bench") + _opt("--series", self.series) + _opt("--base72", self.base72) \
+            + _opt("--rounds", _str(self.rounds)) + _opt("--inner", _str(self.inner)) \
+            + _flag(self.quick, "--quick") + _opt("--reanalyze", self.reanalyze) \
+            + ("--out", self.paths.out_root(environ))
+        return (Command(argv, _pairs(("ZSGATE_CACHE", self.paths.cache))),)
+
+
 def _run_dir(run_dir: Optional[str], paths: PathOpts, environ: Mapping[str, str]) -> str:
     return run_dir or os.path.join(paths.out_root(environ), "latest")
 
@@ -710,6 +730,22 @@ def _r_ab(ns: argparse.Namespace) -> Request:
                      _b(ns, "no_percall"), _b(ns, "percall_only"), _i(ns, "windows"))
 
 
+def _p_bench(p: argparse.ArgumentParser) -> None:
+    add_path_opts(p)
+    g = p.add_argument_group("bench")
+    g.add_argument("--series", metavar="DIR|MBOX", help="the revision (SERIES; default the reference series)")
+    g.add_argument("--base72", metavar="7.2|TREE", help="the kernel without Part A (BASE72; default 7.2)")
+    g.add_argument("--rounds", type=int, help="interleaved rounds of the four kernels (default 3)")
+    g.add_argument("--inner", type=int, help="rounds inside each boot (default 1)")
+    g.add_argument("--quick", action="store_true", help="quick sizes: a dry run, not for a cover letter")
+    g.add_argument("--reanalyze", metavar="RUN_DIR", help="no builds or boots: the tables and plots again")
+
+
+def _r_bench(ns: argparse.Namespace) -> Request:
+    return BenchRequest(paths_of(ns), _s(ns, "series"), _s(ns, "base72"), _i(ns, "rounds"), _i(ns, "inner"),
+                        _b(ns, "quick"), _s(ns, "reanalyze"))
+
+
 def _p_rundir(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", nargs="?", metavar="RUN_DIR", help="a run dir (default OUT/latest)")
     g = p.add_argument_group("paths")
@@ -926,6 +962,8 @@ VERBS: Tuple[Verb, ...] = (
          " with --tree/--arch/--name one ci/kunit step", _p_kunit, _r_kunit),
     _v("vm", "step: the kselftests in a VM of a tree's KUnit build (ci/vm)", _p_vm, _r_vm, make=False),
     _v("ab", "step: the A/B latency run, base vs patched trees (ci/ab)", _p_ab, _r_ab, make=False),
+    _v("bench", "the full measurement for a cover letter: 7.2 / 7.3 / 7.3 + SERIES / the limit control,"
+       " the seed's sizes, CPU, compaction, swap-in, pressure -> bench.md/json/png (~50 min)", _p_bench, _r_bench),
     _v("summary", "step: summary.json, the table and the verdict of a run dir (ci/summary)",
        _p_summary, _r_summary, make=False),
     _v("report", "re-render report.md/report.png of the newest run (OUT/latest) or RUN_DIR",
@@ -960,6 +998,7 @@ MAKE_VARIABLES: Tuple[Tuple[str, str], ...] = (
     ("BASE=7.2", "--base: linux-source-7.2 as the base (no Part A): gate a Part A revision"),
     ("SERIES=<dir|mbox|none>", "--series: the revision (default series/deferred-free, Part B)"),
     ("PREV=<dir|mbox>", "--prev: gate: the previous revision too, a third kernel in the A/B"),
+    ("BASE72=<7.2|tree>", "--base72: bench: the kernel without Part A (default linux-source-7.2)"),
     ('ARCHS="um x86_64"', "--archs: KUnit arches"),
     ("JOBS=N", "--jobs: make jobs (default nproc)"),
     ("DEBUG=1", "--debug: debug kernels (KASAN, lockdep; no KCSAN run then)"),

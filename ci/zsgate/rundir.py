@@ -25,6 +25,8 @@ Per run directory, `path(run_dir, FILE)`:
   report.md, report.png  (ci/report)       kcidb.json  (ci/kcidb)
   gate.running       ci/gate is between its run dir and its summary (ci/gate)
   gate.interrupted   the gate stopped, and why (ci/gate, zsgate/guard.py)
+  bench.json, bench.md, bench-speedup.png, bench-return.png
+                     a bench run (ci/bench, zsgate/benchrun.py); its boots' files under bench/
 
 `python3 -m zsgate.rundir RUN_DIR <command> ...` (ci/meta) writes the manifest:
 
@@ -56,7 +58,8 @@ KUNIT_RUN_FILES: Tuple[RunExt, ...] = ("json", "log", "ktap", "build.log", "kcsa
 
 # The files of the run directory itself.
 DirFile = Literal["meta.json", "summary.json", "ab.json", "report.md", "report.png", "kcidb.json",
-                  "gate.running", "gate.interrupted"]
+                  "gate.running", "gate.interrupted", "bench.json", "bench.md", "bench-speedup.png",
+                  "bench-return.png"]
 DIR_FILES: Tuple[str, ...] = get_args(DirFile)
 META: DirFile = "meta.json"
 SUMMARY: DirFile = "summary.json"
@@ -66,9 +69,15 @@ REPORT_PNG: DirFile = "report.png"
 KCIDB: DirFile = "kcidb.json"
 RUNNING: DirFile = "gate.running"
 INTERRUPTED: DirFile = "gate.interrupted"
+BENCH: DirFile = "bench.json"
+BENCH_MD: DirFile = "bench.md"
+BENCH_SPEEDUP_PNG: DirFile = "bench-speedup.png"
+BENCH_RETURN_PNG: DirFile = "bench-return.png"
 
 # ci/ab's boots: their run files, under RUN_DIR/ab/.
 AB_DIR = "ab"
+# the bench's boots (ci/bench), under RUN_DIR/bench/.
+BENCH_DIR = "bench"
 
 
 def file_name(name: str, ext: RunExt) -> str:
@@ -93,6 +102,11 @@ def path(run_dir: str, what: DirFile) -> str:
 def ab_dir(run_dir: str) -> str:
     """RUN_DIR/ab: the A/B boots' run files."""
     return os.path.join(run_dir, AB_DIR)
+
+
+def bench_dir(run_dir: str) -> str:
+    """RUN_DIR/bench: the bench boots' run files."""
+    return os.path.join(run_dir, BENCH_DIR)
 
 
 def _write_json(p: str, doc: Any, indent: int, newline: bool = False) -> None:
