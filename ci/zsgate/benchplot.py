@@ -19,6 +19,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from zsgate import rundir  # noqa: E402
+
 STEPS = (("part_a", "Part A", "tab:blue"), ("part_b", "Part B", "tab:green"), ("limit_step", "limit", "tab:gray"))
 RETURN_CASES = ("return_munmap", "munmap_mixed_r0", "munmap_mixed_r50", "munmap_pressure")
 
@@ -58,7 +60,7 @@ def speedup(doc: Dict[str, Any], out: str) -> None:
     fig.suptitle(f"zsgate bench: {doc.get('rounds')} rounds, boots " +
                  ", ".join(f"{k} {n}" for k, n in doc.get("boots", {}).items()))
     fig.tight_layout()
-    fig.savefig(os.path.join(out, "bench-speedup.png"), dpi=100)
+    fig.savefig(rundir.path(out, rundir.BENCH_SPEEDUP_PNG), dpi=100)
     plt.close(fig)
 
 
@@ -88,7 +90,7 @@ def returns(doc: Dict[str, Any], out: str) -> None:
             ax.legend(fontsize=7)
     fig.suptitle("memory back over time (medians over boots)", fontsize=10)
     fig.tight_layout()
-    fig.savefig(os.path.join(out, "bench-return.png"), dpi=100)
+    fig.savefig(rundir.path(out, rundir.BENCH_RETURN_PNG), dpi=100)
     plt.close(fig)
 
 
