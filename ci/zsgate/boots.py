@@ -124,7 +124,12 @@ def run(req: Request) -> Result:
     res = Result(inner=req.inner, quick=req.quick)
     by_label = {k.label: k for k in req.kernels}
     labels = [k.label for k in req.kernels]
+    t0 = time.time()
     for i in range(1, req.rounds + 1):
+        if i > 1 and not req.reanalyze and res.skipped is None:
+            per = (time.time() - t0) / (i - 1)
+            log(f"round {i - 1}/{req.rounds} done: {time.time() - t0:.0f} s so far, "
+                f"about {per * (req.rounds - i + 1) / 60:.0f} min to go")
         for label in ab.boot_order(labels, i):
             name = boot_name(req, label, i)
             if res.skipped is not None:
