@@ -10,7 +10,7 @@ import tempfile
 import unittest
 
 from zsgate import ab, vm
-from zsgate.report import render
+from zsgate.report import cpu_rows, percall_rows, render
 from tests import summarize
 
 CI = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -252,6 +252,24 @@ class ReportAndSummaryTest(unittest.TestCase):
         text = render("run1", {"verdict": "pass", "problems": [], "runs": [], "splats": [], "ab": entries},
                       {"entries": entries}, None)
         self.assertIn("| 1000 µs / 1100 µs (+10 %) |", text)
+
+    def test_percall_and_cpu_rows(self):
+        """The rows report.md's tables and ci/summary's lines are printed from: compared only."""
+        rounds = percall_rounds(random.Random(3), 1.10) + [
+            ("base", [{"backend": "zram", "case": "percall", "fn": "zs_lone", "calls": 5000, "median_ns": 100}])]
+        pc = ab.percall(rounds)
+        rows = percall_rows(pc)
+        self.assertEqual(len(pc), 3)
+        self.assertEqual([r.fn for r in rows], ["zram_slot_free_notify", "zs_free"])
+        self.assertEqual({(r.calls_a, r.calls_b, r.regression, r.why_not_judged) for r in rows},
+                         {(8192, 8192, True, None)})
+        tot = cpu_rows(ab.cpu(cpu_rounds(random.Random(2), 1.0), judged=False))
+        self.assertEqual([(t.backend, t.sizes, t.pairs, t.regression, t.why_not_judged) for t in tot],
+                         [("zram", 5, 4, False, "host busy"), ("zswap", 5, 4, False, "host busy")])
+        text = render("r", None, {"entries": [], "percall": pc, "cpu": ab.cpu(cpu_rounds(random.Random(2), 1.0),
+                                                                             judged=False)}, None)
+        self.assertIn("| zram | zs_free() | 8192/8192 |", text)
+        self.assertEqual(text.count("(not judged: host busy) |"), 2)
 
     def test_rule_summary_from_the_constants(self):
         """ab.json and report.md print the rule from ab.py's numbers, pointing at its one statement."""

@@ -115,6 +115,25 @@ class TestVerdict(unittest.TestCase):
         self.assertEqual(v["verdict"], "caught")
         self.assertTrue(v["how"].startswith("splat"))
 
+    def test_ab_caught_by_the_regressions_ci_ab_listed(self):
+        # the entries' own flags are not re-read: ab.json's "regressions" is the verdict
+        doc = {"entries": [{"backend": "zram", "case": "munmap", "regression": True}],
+               "regressions": ["zram pooled (3 one-process cases, paired by round)"], "problems": []}
+        v = mut.ab_verdict(doc, 1, 12.0)
+        self.assertEqual((v["verdict"], v["by"], v["how"], v["seconds"]),
+                         ("caught", ["ab:zram pooled (3 one-process cases, paired by round)"],
+                          "A/B regression rule", 12.0))
+        doc["regressions"] = []
+        self.assertEqual(mut.ab_verdict(doc, 0, 1.0)["verdict"], "survived")
+
+    def test_ab_problems(self):
+        doc = {"regressions": [], "problems": ["base: boot 1 failed"]}
+        self.assertEqual(mut.ab_verdict(doc, 2, 1.0)["verdict"], "not run")
+        v = mut.ab_verdict(doc, 0, 1.0)
+        self.assertEqual((v["verdict"], v["how"]), ("survived", "no A/B regression (base: boot 1 failed)"))
+        v = mut.ab_verdict(None, 2, 1.0)
+        self.assertEqual((v["verdict"], v["how"]), ("not run", "no ab.json (ci/ab exit 2)"))
+
 
 class TestQuilt(unittest.TestCase):
     """make_quilt() reads the reference series with zsgate/series.py (quilt or mbox) and

@@ -14,7 +14,7 @@ report.md, from the constants below; boot_order() the order of the kernels in a 
 import math
 import random
 import statistics
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Hashable, Iterable, List, Optional, Tuple, TypeVar
 
 MARGIN = 0.25
 POOLED_MARGIN = 0.05
@@ -160,23 +160,43 @@ def _paired_t(d: List[float]) -> Tuple[float, float, float]:
     return math.exp(m), math.exp(m - half), math.exp(m + half)
 
 
-def percall(rounds: Iterable[Tuple[str, List[Dict[str, Any]]]], a: str = "base", b: str = "patched",
-            margin: float = PERCALL_MARGIN, judged: bool = True) -> List[Dict[str, Any]]:
-    """The free path per call (`case=percall` figures, one per function and boot): per backend
-    and function, the per-boot median call times of @a and @b paired by round
-    (docs/vm-ab.md, "Per call"). judged=False (a busy host): shown, never a regression."""
-    per: Dict[Tuple[str, str], Dict[str, List[Optional[Dict[str, Any]]]]] = {}
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+def _by_round(rounds: Iterable[Tuple[str, List[Dict[str, Any]]]],
+              pick: Callable[[Dict[str, Any]], Optional[Tuple[K, V]]]) -> Dict[K, Dict[str, List[Optional[V]]]]:
+    """The figures of @rounds slotted by round, for pairing the revisions' boots:
+    {key: {revision: [value of the revision's i-th boot, None where that boot had none]}}.
+    @pick gives a figure's (key, value), or None to skip it; a revision's i-th boot is
+    its round i whatever other revisions boot in between. A list ends at the revision's
+    last boot with a value for that key."""
+    per: Dict[K, Dict[str, List[Optional[V]]]] = {}
     seen: Dict[str, int] = {}
     for rev, figs in rounds:
         seen[rev] = seen.get(rev, 0) + 1
         i = seen[rev] - 1
         for f in figs:
-            if f.get("case") != "percall" or not f.get("fn"):
+            kv = pick(f)
+            if kv is None:
                 continue
-            slot = per.setdefault((str(f["backend"]), str(f["fn"])), {})
-            lst = slot.setdefault(rev, [])
+            lst = per.setdefault(kv[0], {}).setdefault(rev, [])
             lst += [None] * (i + 1 - len(lst))
-            lst[i] = f
+            lst[i] = kv[1]
+    return per
+
+
+def percall(rounds: Iterable[Tuple[str, List[Dict[str, Any]]]], a: str = "base", b: str = "patched",
+            margin: float = PERCALL_MARGIN, judged: bool = True) -> List[Dict[str, Any]]:
+    """The free path per call (`case=percall` figures, one per function and boot): per backend
+    and function, the per-boot median call times of @a and @b paired by round
+    (docs/vm-ab.md, "Per call"). judged=False (a busy host): shown, never a regression."""
+    def pick(f: Dict[str, Any]) -> Optional[Tuple[Tuple[str, str], Dict[str, Any]]]:
+        if f.get("case") != "percall" or not f.get("fn"):
+            return None
+        return (str(f["backend"]), str(f["fn"])), f
+
+    per = _by_round(rounds, pick)
     out = []
     for (backend, fn) in sorted(per):
         revs = per[(backend, fn)]
@@ -274,20 +294,15 @@ def cpu(rounds: Iterable[Tuple[str, List[Dict[str, Any]]]], a: str = "base", b: 
     d_i = mean over the sizes of log(b_i / a_i), ratio exp(mean d) with a 95 % t interval;
     a regression when the interval lies above 1 + @margin (docs/vm-ab.md, "The A/B rule").
     judged=False (a busy host, host_warnings()): shown, never a regression."""
-    per: Dict[Tuple[str, int], Dict[str, List[Optional[float]]]] = {}
-    seen: Dict[str, int] = {}
-    for rev, figs in rounds:
-        seen[rev] = seen.get(rev, 0) + 1
-        i = seen[rev] - 1
-        for f in figs:
-            if f.get("case") != "munmap" or int(f.get("procs", 1)) != 1:
-                continue
-            v = f.get("cpu_total_us")
-            if not isinstance(v, (int, float)) or v <= 0:
-                continue
-            lst = per.setdefault((str(f["backend"]), int(f.get("size_mb", 0))), {}).setdefault(rev, [])
-            lst += [None] * (i + 1 - len(lst))
-            lst[i] = float(v)
+    def pick(f: Dict[str, Any]) -> Optional[Tuple[Tuple[str, int], float]]:
+        if f.get("case") != "munmap" or int(f.get("procs", 1)) != 1:
+            return None
+        v = f.get("cpu_total_us")
+        if not isinstance(v, (int, float)) or v <= 0:
+            return None
+        return (str(f["backend"]), int(f.get("size_mb", 0))), float(v)
+
+    per = _by_round(rounds, pick)
     out = []
     for backend in sorted({k[0] for k in per}):
         sizes = sorted(s for be, s in per if be == backend)

@@ -25,6 +25,8 @@ import sys
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
 
+from .config import REFERENCE_SERIES
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CI = os.path.join(ROOT, "ci")
 HELP_WIDTH = 100  # fixed, so that `make help` and `./zsgate --help` print the same text
@@ -137,7 +139,7 @@ def add_source_opts(p: argparse.ArgumentParser) -> None:
     g.add_argument("--base", metavar="7.N",
                    help="Debian's linux-source-7.N as the base, e.g. 7.2 (no Part A) (BASE)")
     g.add_argument("--series", metavar="DIR|MBOX|none",
-                   help="the revision: a quilt dir, a b4 mbox, or none (default series/deferred-free) (SERIES)")
+                   help=f"the revision: a quilt dir, a b4 mbox, or none (default {REFERENCE_SERIES}) (SERIES)")
 
 
 def add_build_opts(p: argparse.ArgumentParser, kcsan_help: str = "") -> None:
@@ -996,7 +998,7 @@ VERBS: Tuple[Verb, ...] = (
 MAKE_VARIABLES: Tuple[Tuple[str, str], ...] = (
     ("KDIR=<tree>", "--kdir: gate an existing tree (read-only) instead of linux-source-7.3"),
     ("BASE=7.2", "--base: linux-source-7.2 as the base (no Part A): gate a Part A revision"),
-    ("SERIES=<dir|mbox|none>", "--series: the revision (default series/deferred-free, Part B)"),
+    ("SERIES=<dir|mbox|none>", f"--series: the revision (default {REFERENCE_SERIES}, Part B)"),
     ("PREV=<dir|mbox>", "--prev: gate: the previous revision too, a third kernel in the A/B"),
     ("BASE72=<7.2|tree>", "--base72: bench: the kernel without Part A (default linux-source-7.2)"),
     ('ARCHS="um x86_64"', "--archs: KUnit arches"),

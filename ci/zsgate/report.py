@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0
 """report.md from summary.json and ab.json (ci/report). No third-party modules."""
 
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, NamedTuple, Optional
 
-from zsgate.ab import MARGIN, POOLED_MARGIN, boot_order, median, rule_summary
+from zsgate.ab import CPU_MARGIN, MARGIN, POOLED_MARGIN, boot_order, median, rule_summary
 
 
 def _us(v: Optional[float]) -> str:
@@ -106,6 +106,70 @@ def ab_tables(abd: Dict[str, Any], h: str = "##") -> List[str]:
     return out
 
 
+class PercallRow(NamedTuple):
+    """One compared function of ab.json's "percall" (a = base side, b = patched side)."""
+    backend: str
+    fn: str
+    calls_a: int            # calls a boot: the median over the boots
+    calls_b: int
+    a_ns: float             # the median of the per-boot median call times
+    b_ns: float
+    pair_ratios: List[float]
+    ratio: float
+    ratio_lo: float
+    ratio_hi: float
+    regression: bool
+    why_not_judged: Optional[str]   # None: judged
+
+
+class CpuRow(NamedTuple):
+    """One compared backend of ab.json's "cpu" (a = base side, b = patched side)."""
+    backend: str
+    sizes: int              # munmap sizes paired
+    pairs: int
+    a_us: float
+    b_us: float
+    pair_ratios: List[float]
+    ratio: float
+    ratio_lo: float
+    ratio_hi: float
+    margin: float
+    regression: bool
+    why_not_judged: Optional[str]   # None: judged
+
+
+def _why_not(e: Dict[str, Any]) -> Optional[str]:
+    return None if e.get("judged") else str(e.get("why_not_judged", ""))
+
+
+def percall_rows(entries: List[Dict[str, Any]]) -> List[PercallRow]:
+    """The rows of the per-call table (report.md here, ci/summary's lines): the entries of
+    ab.json's "percall" (ab.percall()) that were compared (a ratio), in their order."""
+    def calls(cs: List[Any]) -> int:
+        return int(median([float(c) for c in cs])) if cs else 0
+
+    return [PercallRow(e["backend"], e["fn"], calls(e["base"].get("calls") or []),
+                       calls(e["patched"].get("calls") or []),
+                       e["base"]["median_ns"], e["patched"]["median_ns"], e["pair_ratios"],
+                       e["ratio"], e["ratio_lo"], e["ratio_hi"], bool(e.get("regression")), _why_not(e))
+            for e in entries if e.get("ratio") is not None]
+
+
+def cpu_rows(entries: List[Dict[str, Any]]) -> List[CpuRow]:
+    """The rows of the total-CPU table (report.md here, ci/summary's lines): the entries of
+    ab.json's "cpu" (ab.cpu()) that were compared (a ratio), in their order."""
+    return [CpuRow(e["backend"], len(e["sizes_mb"]), e["pairs"], e["base"]["median_us"],
+                   e["patched"]["median_us"], e["pair_ratios"], e["ratio"], e["ratio_lo"], e["ratio_hi"],
+                   e.get("margin", CPU_MARGIN), bool(e.get("regression")), _why_not(e))
+            for e in entries if e.get("ratio") is not None]
+
+
+def _flag(regression: bool, why_not_judged: Optional[str]) -> str:
+    if regression:
+        return " **REGRESSION**"
+    return "" if why_not_judged is None else f" (not judged: {why_not_judged})"
+
+
 def judged_tables(abd: Dict[str, Any], la: str, lb: str, h: str = "##") -> List[str]:
     """The paired tests of @abd (ab.json, or one of its "comparisons"): pooled, per call,
     total CPU; @h: the heading level."""
@@ -122,34 +186,28 @@ def judged_tables(abd: Dict[str, Any], la: str, lb: str, h: str = "##") -> List[
                        f"{' '.join(f'{r:.2f}' for r in p['pair_ratios'])} | "
                        f"{p['speedup']:.2f} ({p['speedup_lo']:.2f}–{p['speedup_hi']:.2f}){flag} |")
         out += [""]
-    percall = [e for e in abd.get("percall") or [] if e.get("ratio") is not None]
+    percall = percall_rows(abd.get("percall") or [])
     if percall:
         out += [f"{h} The free path per call (kernel-side, kprobes + hist triggers)", "",
                 f"| backend | function | calls a boot ({la}/{lb}) | {la} ns | {lb} ns | {lb}/{la} per pair | "
                 "ratio (95 % t interval) |", "|---|---|---:|---:|---:|---|---:|"]
-        for e in percall:
-            flag = " **REGRESSION**" if e.get("regression") else (
-                "" if e.get("judged") else f" (not judged: {e.get('why_not_judged', '')})")
-            ca = int(median([float(c) for c in e["base"]["calls"]])) if e["base"]["calls"] else 0
-            cb = int(median([float(c) for c in e["patched"]["calls"]])) if e["patched"]["calls"] else 0
-            out.append(f"| {e['backend']} | {e['fn']}() | {ca}/{cb} | {e['base']['median_ns']:.0f} | "
-                       f"{e['patched']['median_ns']:.0f} | {' '.join(f'{r:.3f}' for r in e['pair_ratios'])} | "
-                       f"{e['ratio']:.3f} ({e['ratio_lo']:.3f}–{e['ratio_hi']:.3f}){flag} |")
+        for r in percall:
+            out.append(f"| {r.backend} | {r.fn}() | {r.calls_a}/{r.calls_b} | {r.a_ns:.0f} | "
+                       f"{r.b_ns:.0f} | {' '.join(f'{x:.3f}' for x in r.pair_ratios)} | "
+                       f"{r.ratio:.3f} ({r.ratio_lo:.3f}–{r.ratio_hi:.3f}){_flag(r.regression, r.why_not_judged)} |")
         out += ["", "Each boot's figure is the median over every call of the function from the munmap() "
                 "until the pool was back at baseline (4 ns buckets), in instructions (QEMU -icount); < 1 means fewer.", ""]
-    tot = [e for e in abd.get("cpu") or [] if e.get("ratio") is not None]
+    tot = cpu_rows(abd.get("cpu") or [])
     if tot:
         out += [f"{h} Total CPU, munmap thread + kworkers (one-process munmap cases paired by round)", "",
                 f"| backend | sizes | pairs | {la} | {lb} | {lb}/{la} per pair | ratio (95 % t interval) |",
                 "|---|---:|---:|---:|---:|---|---:|"]
-        for e in tot:
-            flag = " **REGRESSION**" if e.get("regression") else (
-                "" if e.get("judged") else f" (not judged: {e.get('why_not_judged', '')})")
-            out.append(f"| {e['backend']} | {len(e['sizes_mb'])} | {e['pairs']} | {_us(e['base']['median_us'])} | "
-                       f"{_us(e['patched']['median_us'])} | {' '.join(f'{r:.2f}' for r in e['pair_ratios'])} | "
-                       f"{e['ratio']:.3f} ({e['ratio_lo']:.3f}–{e['ratio_hi']:.3f}){flag} |")
+        for c in tot:
+            out.append(f"| {c.backend} | {c.sizes} | {c.pairs} | {_us(c.a_us)} | "
+                       f"{_us(c.b_us)} | {' '.join(f'{x:.2f}' for x in c.pair_ratios)} | "
+                       f"{c.ratio:.3f} ({c.ratio_lo:.3f}–{c.ratio_hi:.3f}){_flag(c.regression, c.why_not_judged)} |")
         out += ["", f"cpu_total_us of each munmap figure: the munmap thread's CPU plus every kworker's over the "
-                f"window; a regression when the whole interval lies above {1 + e['margin']:g} "
+                f"window; a regression when the whole interval lies above {1 + tot[-1].margin:g} "
                 "(the seed review's +10 % budget).", ""]
     return out
 

@@ -29,6 +29,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from . import rundir
 from .bounded import kunit_crash
+from .report import cpu_rows, percall_rows
 from .results import (build_failure, count_kunit_json, empty_counts, failed_cases, find_splats, kcsan_reports,
                       skip_reasons)
 
@@ -339,19 +340,15 @@ def print_summary(run_dir: str, s: Dict_) -> None:
         print(f"  {p['backend'] + ' pooled (' + str(len(p['cases'])) + ' cases, ' + str(p['pairs']) + ' pairs)':36} "
               f"{'':>20}  {p['speedup']:.2f} [{p['speedup_lo']:.2f}, {p['speedup_hi']:.2f}]"
               f"{'  REGRESSION' if p.get('regression') else ''}")
-    for e in (s["ab_run"] or {}).get("percall", []):
-        if e.get("ratio") is None:
-            continue
-        print(f"  {e['backend'] + ' ' + e['fn'] + '() per call':36} {e['base']['median_ns']:>8.0f}ns "
-              f"{e['patched']['median_ns']:>8.0f}ns  {1 / e['ratio']:.2f} [{1 / e['ratio_hi']:.2f}, {1 / e['ratio_lo']:.2f}]"
-              f"{'  REGRESSION' if e.get('regression') else ''}")
-    for e in (s["ab_run"] or {}).get("cpu", []):
-        if e.get("ratio") is None:
-            continue
-        what = f"{e['backend']} CPU munmap+kworkers ({len(e['sizes_mb'])} sizes, {e['pairs']} pairs)"
-        print(f"  {what:36} {e['base']['median_us']:>8.0f}us {e['patched']['median_us']:>8.0f}us  "
-              f"ratio {e['ratio']:.3f} [{e['ratio_lo']:.3f}, {e['ratio_hi']:.3f}]"
-              f"{'  REGRESSION' if e.get('regression') else ('' if e.get('judged') else '  (not judged)')}")
+    for r in percall_rows((s["ab_run"] or {}).get("percall", [])):
+        print(f"  {r.backend + ' ' + r.fn + '() per call':36} {r.a_ns:>8.0f}ns "
+              f"{r.b_ns:>8.0f}ns  {1 / r.ratio:.2f} [{1 / r.ratio_hi:.2f}, {1 / r.ratio_lo:.2f}]"
+              f"{'  REGRESSION' if r.regression else ''}")
+    for t in cpu_rows((s["ab_run"] or {}).get("cpu", [])):
+        what = f"{t.backend} CPU munmap+kworkers ({t.sizes} sizes, {t.pairs} pairs)"
+        print(f"  {what:36} {t.a_us:>8.0f}us {t.b_us:>8.0f}us  "
+              f"ratio {t.ratio:.3f} [{t.ratio_lo:.3f}, {t.ratio_hi:.3f}]"
+              f"{'  REGRESSION' if t.regression else ('' if t.why_not_judged is None else '  (not judged)')}")
     for c in (s["ab_run"] or {}).get("comparisons", []):
         judged = [e for e in c.get("entries", []) if e.get("speedup") is not None]
         print(f"A/B vs {c['a']} ({c['a']} -> {c['b']}): {len(judged)} cases, {len(c.get('regressions', []))} "
@@ -360,11 +357,10 @@ def print_summary(run_dir: str, s: Dict_) -> None:
             print(f"  {'vs ' + c['a'] + ': ' + p['backend'] + ' pooled (' + str(len(p['cases'])) + ' cases)':36} "
                   f"{'':>20}  {p['speedup']:.2f} [{p['speedup_lo']:.2f}, {p['speedup_hi']:.2f}]"
                   f"{'  REGRESSION' if p.get('regression') else ''}")
-        for e in c.get("cpu", []):
-            if e.get("ratio") is not None:
-                print(f"  {'vs ' + c['a'] + ': ' + e['backend'] + ' CPU munmap+kworkers':36} {'':>20}  ratio "
-                      f"{e['ratio']:.3f} [{e['ratio_lo']:.3f}, {e['ratio_hi']:.3f}]"
-                      f"{'  REGRESSION' if e.get('regression') else ''}")
+        for t in cpu_rows(c.get("cpu", [])):
+            print(f"  {'vs ' + c['a'] + ': ' + t.backend + ' CPU munmap+kworkers':36} {'':>20}  ratio "
+                  f"{t.ratio:.3f} [{t.ratio_lo:.3f}, {t.ratio_hi:.3f}]"
+                  f"{'  REGRESSION' if t.regression else ''}")
     for r in s["runs"]:
         if r.get("kcsan") is not None:
             k = r["kcsan"]
