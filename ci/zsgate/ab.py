@@ -308,7 +308,7 @@ def cpu(rounds: Iterable[Tuple[str, List[Dict[str, Any]]]], a: str = "base", b: 
         sizes = sorted(s for be, s in per if be == backend)
         n = max(len(per[(backend, s)].get(r, [])) for s in sizes for r in (a, b))
         full = [s for s in sizes
-                if all(len(per[(backend, s)].get(r, [])) == n and None not in per[(backend, s)][r] for r in (a, b))]
+                if all(len(per[(backend, s)].get(r, [])) == n and None not in per[(backend, s)].get(r, []) for r in (a, b))]
         e: Dict[str, Any] = {"backend": backend, "metric": "cpu_total_us", "sizes_mb": full, "pairs": n,
                              "ratio": None, "ratio_lo": None, "ratio_hi": None, "margin": margin,
                              "judged": False, "regression": False}
