@@ -42,6 +42,8 @@ ROUNDS, INNER, MEM_MB, BASE72 = 3, 1, 3072, "7.2"
 # a boot at the seed's sizes: measured 2026-12-02 (docs/bench.md); bounded, not 20 min
 BOOT_TIMEOUT = 1500
 ARCH = "x86_64"
+# in every boot's initramfs: the pressure case's CPU hogs (x86_64 guests have busybox only)
+TOOLS = ("stress-ng",)
 
 
 class BenchError(Exception):
@@ -191,7 +193,7 @@ def main(argv: Sequence[str]) -> int:
     b0 = time.time()
     res = boots.run(boots.Request(
         kernels=tuple(kernels), sub=sub, arch=ARCH, rounds=a.rounds, filter=a.filter, inner=a.inner,
-        sizes=a.sizes, quick=a.quick, timeout=a.timeout, bin=binp, mem=a.mem, prefix="bench",
+        sizes=a.sizes, quick=a.quick, timeout=a.timeout, bin=binp, mem=a.mem, tools=TOOLS, prefix="bench",
         reanalyze=bool(a.reanalyze)))
     doc = bench.analyze(res.rounds, res.runs)
     doc.update({"kernels": info["kernels"], "rounds": a.rounds, "inner_rounds": res.inner,

@@ -59,6 +59,7 @@ class Request:
     percall_only: bool = False
     reanalyze: bool = False       # no boots: read the files already in sub/
     mem: Optional[int] = None
+    tools: Tuple[str, ...] = ()   # host tools in the x86_64 initramfs (ci/vm --tool)
     prefix: str = "ab"            # boot names: PREFIX-ARCH-LABEL-rI
 
 
@@ -101,6 +102,8 @@ def vm_cmd(req: Request, k: Kernel, name: str) -> List[str]:
     cmd.append("--quick" if req.quick else "--full")
     if req.mem:
         cmd += ["--mem", str(req.mem)]
+    for t in req.tools:
+        cmd += ["--tool", t]
     if req.build_dir:
         cmd += ["--build-dir", req.build_dir]
     if req.bin:

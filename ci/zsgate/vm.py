@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import stat
+import subprocess
 import sys
 import time
 from typing import Any, Dict, Iterable, List, Optional, Tuple
@@ -107,6 +108,36 @@ def _cpio_entry(name: str, mode: int, data: bytes = b"", ino: int = 1,
     out += data
     out += b"\0" * ((4 - len(data) % 4) % 4)
     return out
+
+
+def tool_files(names: Iterable[str]) -> Dict[str, Tuple[str, int]]:
+    """The host's dynamically linked tools (e.g. stress-ng) for an initramfs: each binary at
+    usr/bin/NAME and every library ldd names, the loader among them, at its host path;
+    archive path -> (host file, mode). Raises ValueError for a tool the host does not have."""
+    out: Dict[str, Tuple[str, int]] = {}
+    for name in names:
+        path = shutil.which(name)
+        if path is None:
+            raise ValueError(f"{name}: not installed on the host")
+        out[f"usr/bin/{name}"] = (os.path.realpath(path), 0o755)
+        r = subprocess.run(["ldd", path], capture_output=True, text=True)
+        for line in r.stdout.splitlines():
+            m = re.search(r"(/\S+) \(0x", line)
+            if m:
+                lib = m.group(1)
+                out[lib.lstrip("/")] = (os.path.realpath(lib), 0o755)
+    return out
+
+
+def parent_dirs(paths: Iterable[str]) -> List[str]:
+    """Every parent directory of @paths (archive paths), parents first."""
+    ds = set()
+    for p in paths:
+        d = os.path.dirname(p)
+        while d:
+            ds.add(d)
+            d = os.path.dirname(d)
+    return sorted(ds, key=lambda d: (d.count("/"), d))
 
 
 def write_initramfs(path: str, files: Dict[str, Tuple[str, int]], dirs: Iterable[str],
