@@ -209,3 +209,26 @@ class ParserFallbackTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ToolFilesTest(unittest.TestCase):
+    """ci/vm --tool: a host binary with every library ldd names, the loader among them."""
+
+    def test_dynamic_tool_brings_its_libraries(self):
+        import shutil
+        sh = shutil.which("sh")
+        files = vm.tool_files(["sh"])
+        self.assertEqual(files["usr/bin/sh"], (os.path.realpath(sh), 0o755))
+        libs = [p for p in files if p != "usr/bin/sh"]
+        self.assertTrue(any("libc.so" in p for p in libs), libs)
+        self.assertTrue(any("ld-linux" in p for p in libs), libs)
+        for p, (src, _) in files.items():
+            self.assertFalse(p.startswith("/"), p)
+            self.assertTrue(os.path.isfile(src), src)
+        dirs = vm.parent_dirs(files)
+        self.assertIn("usr", dirs)
+        self.assertLess(dirs.index("usr"), dirs.index("usr/bin"))
+
+    def test_missing_tool_is_an_error(self):
+        with self.assertRaises(ValueError):
+            vm.tool_files(["zsgate-no-such-tool"])
