@@ -23,7 +23,6 @@ every kernel booted and gave figures, 1 when a kernel is missing or a boot had p
 import argparse
 import json
 import os
-import shlex
 import subprocess
 import sys
 import time
@@ -48,27 +47,6 @@ TOOLS = ("stress-ng",)
 
 class BenchError(Exception):
     pass
-
-
-def source(environ: Dict[str, str]) -> Dict[str, str]:
-    """ci/source's assignments (KSRC, KVERSION, KPKG, PART_A) for @environ's KDIR/BASE."""
-    env = dict(os.environ)
-    for k in ("KDIR", "BASE", "ZSGATE_KPKG"):
-        env.pop(k, None)
-    env.update(environ)
-    r = subprocess.run([os.path.join(CI, "source")], capture_output=True, text=True, env=env)
-    if r.returncode != 0:
-        raise BenchError(f"ci/source ({' '.join(f'{k}={v}' for k, v in environ.items()) or '7.3'}) failed: "
-                         f"{r.stderr.strip()[-300:]}")
-    sys.stderr.write(r.stderr)
-    out = {}
-    for line in r.stdout.splitlines():
-        k, eq, v = line.partition("=")
-        if eq:
-            out[k.strip()] = (shlex.split(v) or [""])[0]
-    if "KSRC" not in out:
-        raise BenchError("ci/source printed no KSRC")
-    return out
 
 
 def prepare(ksrc: str, name: str, quilt: Optional[str]) -> Tuple[str, str]:
@@ -122,8 +100,12 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
 def run_kernels(a: argparse.Namespace) -> Tuple[str, List[boots.Kernel], Dict[str, Any]]:
     """Sources, trees and builds of the four kernels; (run dir, kernels, what was built)."""
     subprocess.run([os.path.join(CI, "deps")], check=True)
-    s73 = source({})
-    s72 = source({"KDIR": a.base72} if os.path.isdir(a.base72) else {"BASE": a.base72})
+    try:
+        kdir = os.environ.get("KDIR")
+        s73 = treeprep.find_source(CI, {"KDIR": kdir} if kdir else {})
+        s72 = treeprep.find_source(CI, {"KDIR": a.base72} if os.path.isdir(a.base72) else {"BASE": a.base72})
+    except treeprep.TreeError as e:
+        raise BenchError(str(e)) from e
     if s72["KSRC"] == s73["KSRC"]:
         raise BenchError(f"BASE72={a.base72} is the 7.3 source itself: no Part A step to measure")
     if not os.path.exists(a.series):

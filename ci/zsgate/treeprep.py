@@ -14,9 +14,11 @@ import json
 import os
 import re
 import shutil
+import shlex
 import subprocess
+import sys
 import tempfile
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from .series import Series, touched_files
 
@@ -341,3 +343,29 @@ def prepare(ksrc: str, tree: str, series: Optional[Series], kunit_dir: str) -> D
     }
     _write_state(state_path, state)
     return state
+
+
+def find_source(ci_dir: str, environ: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
+    """ci/source's assignments (KSRC, KVERSION, KPKG, PART_A) for @environ's KDIR / BASE
+    (None: this process's environment as it is; a mapping: KDIR, BASE and ZSGATE_KPKG only as
+    it gives them), its progress passed on to stderr; TreeError when it fails or names no
+    KSRC. For Python callers (ci/mutants, ci/bench); ci/gate evals them."""
+    env = dict(os.environ)
+    if environ is not None:
+        env = {k: v for k, v in env.items() if k not in ("KDIR", "BASE", "ZSGATE_KPKG")}
+        env.update(environ)
+    r = subprocess.run([os.path.join(ci_dir, "source")], capture_output=True, text=True, env=env)
+    if r.returncode != 0:
+        raise TreeError(f"ci/source failed: {r.stderr.strip()[-300:]}")
+    sys.stderr.write(r.stderr)
+    out: Dict[str, str] = {}
+    for line in r.stdout.splitlines():
+        k, eq, v = line.partition("=")
+        if eq:
+            try:
+                out[k.strip()] = (shlex.split(v) or [""])[0]
+            except ValueError:
+                out[k.strip()] = v
+    if "KSRC" not in out:
+        raise TreeError("ci/source printed no KSRC")
+    return out
