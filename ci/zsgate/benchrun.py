@@ -21,7 +21,6 @@ every kernel booted and gave figures, 1 when a kernel is missing or a boot had p
 """
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -47,6 +46,11 @@ TOOLS = ("stress-ng",)
 
 class BenchError(Exception):
     pass
+
+
+def kernel(label: str, tree: str) -> boots.Kernel:
+    """A bench kernel; the limit control boots with ZSGATE_CONTROL=1 (no pool-baseline check)."""
+    return boots.Kernel(label, tree, ("ZSGATE_CONTROL=1",) if label == bench.LIMIT else ())
 
 
 def prepare(ksrc: str, name: str, quilt: Optional[str]) -> Tuple[str, str]:
@@ -136,8 +140,7 @@ def run_kernels(a: argparse.Namespace) -> Tuple[str, List[boots.Kernel], Dict[st
                                   "series_id": tid, **k}
         if k["build"] != "ok":
             log(f"kernel {label}: {k['build']}")
-    kernels = [boots.Kernel(label, tree, ("ZSGATE_CONTROL=1",) if label == bench.LIMIT else ())
-               for label, (tree, _) in trees.items() if info["kernels"][label]["build"] == "ok"]
+    kernels = [kernel(label, tree) for label, (tree, _) in trees.items() if info["kernels"][label]["build"] == "ok"]
     return run, kernels, info
 
 
@@ -150,8 +153,7 @@ def main(argv: Sequence[str]) -> int:
             run = a.reanalyze
             old = rundir.read_json(rundir.path(run, rundir.BENCH))
             info = {"kernels": old.get("kernels", {})}
-            kernels = [boots.Kernel(lab, k["tree"], ("ZSGATE_CONTROL=1",) if lab == bench.LIMIT else ())
-                       for lab, k in info["kernels"].items() if k.get("build") == "ok"]
+            kernels = [kernel(lab, k["tree"]) for lab, k in info["kernels"].items() if k.get("build") == "ok"]
             a.rounds = old.get("rounds", a.rounds)
         else:
             run, kernels, info = run_kernels(a)
@@ -184,9 +186,7 @@ def main(argv: Sequence[str]) -> int:
                 "seconds": round(time.time() - t0, 1) if not a.reanalyze else None,
                 "release_cases": list(bench.RELEASE_CASES) + ["swapin"],
                 "runs": res.runs, "problems": res.problems, "splats": res.splats, "skipped": res.skipped})
-    with open(rundir.path(run, rundir.BENCH), "w") as f:
-        json.dump(doc, f, indent=1)
-        f.write("\n")
+    rundir.write_bench(run, doc)
     with open(rundir.path(run, rundir.BENCH_MD), "w") as f:
         f.write(header(doc) + bench.markdown(doc))
     plots = subprocess.run(["/usr/bin/python3", "-m", "zsgate.benchplot", rundir.path(run, rundir.BENCH), run],

@@ -204,6 +204,11 @@ def read_ab(run_dir: str) -> Optional[Dict[str, Any]]:
         return {"problems": ["ab.json is not valid JSON"], "entries": []}
 
 
+def write_bench(run_dir: str, doc: Dict[str, Any]) -> None:
+    """RUN_DIR/bench.json, whole or not at all."""
+    _write_json(path(run_dir, BENCH), doc, indent=1, newline=True)
+
+
 def write_ab(run_dir: str, doc: Dict[str, Any]) -> None:
     _write_json(path(run_dir, AB), doc, indent=1)
 
