@@ -1,12 +1,16 @@
 # SPDX-License-Identifier: GPL-2.0
 """ci/mutants: header parsing of every mutant in series/mutants, results, the verdict rule."""
+import contextlib
+import fcntl
 import importlib.machinery
 import importlib.util
+import io
 import json
 import os
 import subprocess
 import tempfile
 import unittest
+import unittest.mock
 
 CI = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROOT = os.path.dirname(CI)
@@ -133,6 +137,25 @@ class TestVerdict(unittest.TestCase):
         self.assertEqual((v["verdict"], v["how"]), ("survived", "no A/B regression (base: boot 1 failed)"))
         v = mut.ab_verdict(None, 2, 1.0)
         self.assertEqual((v["verdict"], v["how"]), ("not run", "no ab.json (ci/ab exit 2)"))
+
+
+class TestBuildLock(unittest.TestCase):
+    """build_lock() holds the machine's lock for a group; ci/kunit children lock a private file."""
+
+    def test_held_and_released(self):
+        with tempfile.TemporaryDirectory() as d:
+            lock, inner = os.path.join(d, "build.lock"), os.path.join(d, "inner.lock")
+            env = {"ZSGATE_BUILD_LOCK": lock, "ZSGATE_MUTANTS_INNER_LOCK": inner}
+            with unittest.mock.patch.dict(os.environ, env), contextlib.redirect_stderr(io.StringIO()):
+                with mut.build_lock(True, "g"):
+                    self.assertEqual(os.environ["ZSGATE_BUILD_LOCK"], inner)
+                    with open(lock) as f, self.assertRaises(BlockingIOError):
+                        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self.assertEqual(os.environ["ZSGATE_BUILD_LOCK"], lock)
+                with open(lock) as f:
+                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                with mut.build_lock(False, "g"):
+                    self.assertEqual(os.environ["ZSGATE_BUILD_LOCK"], lock)
 
 
 class TestQuilt(unittest.TestCase):
