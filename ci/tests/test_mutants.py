@@ -1,9 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
-"""ci/mutants: header parsing of every mutant in series/mutants, results, the verdict rule."""
+"""zsgate/mutants.py (ci/mutants): header parsing of every mutant in series/mutants, results, the verdict rule."""
 import contextlib
 import fcntl
-import importlib.machinery
-import importlib.util
 import io
 import json
 import os
@@ -12,14 +10,11 @@ import tempfile
 import unittest
 import unittest.mock
 
+from zsgate import mutants as mut
+
 CI = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROOT = os.path.dirname(CI)
 MUTANTS = os.path.join(ROOT, "series", "mutants")
-
-_loader = importlib.machinery.SourceFileLoader("ci_mutants", os.path.join(CI, "mutants"))
-_spec = importlib.util.spec_from_loader("ci_mutants", _loader)
-mut = importlib.util.module_from_spec(_spec)
-_loader.exec_module(mut)
 
 KUNIT_JSON = {
     "name": "KUnit Test Group", "test_cases": [],
@@ -38,6 +33,15 @@ def write_patch(d, name, header):
     with open(p, "w", encoding="utf-8") as f:
         f.write(header + "--- a/mm/zsmalloc.c\n+++ b/mm/zsmalloc.c\n@@ -1 +1 @@\n-a\n+b\n")
     return p
+
+
+def main_out(argv):
+    """zsgate.mutants.main(argv) in this process: (exit code, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+            unittest.mock.patch.dict(os.environ, {"ONLY": ""}):
+        rc = mut.main(argv)
+    return rc, out.getvalue(), err.getvalue()
 
 
 class TestHeaders(unittest.TestCase):
@@ -75,13 +79,21 @@ class TestHeaders(unittest.TestCase):
                     mut.parse_mutant(write_patch(d, "z", h))
 
     def test_list_and_unknown_only(self):
+        # ci/mutants is a wrapper of zsgate.mutants.main(): the same lines either way
         r = subprocess.run([os.path.join(CI, "mutants"), "--list"], capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(len(r.stdout.splitlines()), len([f for f in os.listdir(MUTANTS) if f.endswith(".patch")]))
-        r = subprocess.run([os.path.join(CI, "mutants"), "--only", "no-such-mutant", "--list"],
-                           capture_output=True, text=True)
-        self.assertEqual(r.returncode, 2)
-        self.assertIn("unknown mutant", r.stderr)
+        self.assertEqual(main_out(["--list"]), (0, r.stdout, ""))
+        rc, out, err = main_out(["--only", "no-such-mutant", "--list"])
+        self.assertEqual((rc, out), (2, ""))
+        self.assertIn("unknown mutant", err)
+        rc, out, _ = main_out(["--only", "class-decode-8-bits.patch", "--list"])
+        self.assertEqual((rc, out.split()[0]), (0, "class-decode-8-bits"))
+        with tempfile.TemporaryDirectory() as d:
+            write_patch(d, "bad", "# mutant: x; caught by: nobody\n")
+            rc, _, err = main_out(["--mutants", d, "--list"])
+        self.assertEqual(rc, 2)
+        self.assertIn("zsgate: mutants: bad: cannot tell which test", err)
 
 
 class TestVerdict(unittest.TestCase):
