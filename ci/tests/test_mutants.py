@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0
-"""zsgate/mutants.py (ci/mutants): header parsing of every mutant in series/mutants, results, the verdict rule."""
+"""ci/mutants (zsgate/mutants.py, mutantspec.py, mutantjudge.py): header parsing of every mutant
+in series/mutants, results, the verdict rule, a run with a fake ci/kunit."""
 import contextlib
 import fcntl
 import io
@@ -10,6 +11,7 @@ import tempfile
 import unittest
 import unittest.mock
 
+from zsgate import build, config, mutantab, mutantjudge, mutantspec, series
 from zsgate import mutants as mut
 
 CI = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -49,34 +51,34 @@ class TestHeaders(unittest.TestCase):
         names = [f for f in os.listdir(MUTANTS) if f.endswith(".patch")]
         self.assertTrue(names)
         for f in names:
-            m = mut.parse_mutant(os.path.join(MUTANTS, f))
+            m = mutantspec.parse_mutant(os.path.join(MUTANTS, f))
             self.assertIn(m["applies_to"], ("series", "base"), f)
             self.assertIn(m["arch"], ("um", "x86_64"), f)
             self.assertTrue(m["catch"] == "ab" or m["catch"].startswith(("kunit:", "vm:")), f)
 
     def test_new_style(self):
         with tempfile.TemporaryDirectory() as d:
-            m = mut.parse_mutant(write_patch(d, "x", "# mutant: bad; caught by: test_a\n# applies-to: base\n"
+            m = mutantspec.parse_mutant(write_patch(d, "x", "# mutant: bad; caught by: test_a\n# applies-to: base\n"
                                              "# arch: x86_64\n# catch: kunit:zsmalloc.test_a*\n# config: kcsan\n"))
         self.assertEqual((m["applies_to"], m["arch"], m["config"], m["filter"]),
                          ("base", "x86_64", "kcsan", "zsmalloc.test_a*"))
 
     def test_old_style(self):
         with tempfile.TemporaryDirectory() as d:
-            m = mut.parse_mutant(write_patch(d, "x", "# mutant: bad (applies to: base 7.3); caught by: "
+            m = mutantspec.parse_mutant(write_patch(d, "x", "# mutant: bad (applies to: base 7.3); caught by: "
                                              "test_a, test_b (um and x86_64)\n"))
             self.assertEqual((m["applies_to"], m["arch"]), ("base", "um"))
             self.assertEqual(m["globs"], ["zsmalloc.test_a", "zsmalloc.test_b"])
             self.assertEqual(m["filter"], "zsmalloc.test_*")
-            m = mut.parse_mutant(write_patch(d, "y", "# mutant: slow; caught by: ab regression rule\n"))
+            m = mutantspec.parse_mutant(write_patch(d, "y", "# mutant: slow; caught by: ab regression rule\n"))
             self.assertEqual((m["catch"], m["arch"]), ("ab", "x86_64"))
 
     def test_bad_headers(self):
         with tempfile.TemporaryDirectory() as d:
             for h in ("", "# mutant: x; caught by: nobody\n", "# mutant: x; caught by: test_a\n# arch: arm\n",
                       "# mutant: x; caught by: test_a\n# applies-to: mainline\n"):
-                with self.assertRaises(mut.MutantError, msg=h):
-                    mut.parse_mutant(write_patch(d, "z", h))
+                with self.assertRaises(mutantspec.MutantError, msg=h):
+                    mutantspec.parse_mutant(write_patch(d, "z", h))
 
     def test_list_and_unknown_only(self):
         # ci/mutants is a wrapper of zsgate.mutants.main(): the same lines either way
@@ -100,7 +102,7 @@ class TestVerdict(unittest.TestCase):
     def setUp(self):
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
             json.dump(KUNIT_JSON, f)
-        self.cases = mut.case_results(f.name)
+        self.cases = mutantjudge.case_results(f.name)
         os.unlink(f.name)
         self.m = {"globs": ["zsmalloc.test_batching"]}
 
@@ -109,23 +111,23 @@ class TestVerdict(unittest.TestCase):
                                       "zsmalloc.test_batching": "FAIL"})
 
     def test_caught_by_named_case(self):
-        v = mut.judge(self.m, {"cases": self.cases, "exit": 1, "splats": [], "booted": True})
+        v = mutantjudge.judge(self.m, {"cases": self.cases, "exit": 1, "splats": [], "booted": True})
         self.assertEqual((v["verdict"], v["by"]), ("caught", ["zsmalloc.test_batching"]))
 
     def test_other_case_failing_is_not_caught(self):
-        v = mut.judge({"globs": ["zsmalloc.test_overflow"]},
+        v = mutantjudge.judge({"globs": ["zsmalloc.test_overflow"]},
                       {"cases": self.cases, "exit": 1, "splats": [], "booted": True})
         self.assertEqual(v["verdict"], "survived")
 
     def test_build_failure_is_not_caught(self):
-        v = mut.judge(self.m, {"cases": {}, "exit": 2, "splats": [], "booted": False})
+        v = mutantjudge.judge(self.m, {"cases": {}, "exit": 2, "splats": [], "booted": False})
         self.assertEqual(v["verdict"], "not run")
 
     def test_crash_and_splat_are_marked(self):
-        v = mut.judge(self.m, {"cases": {}, "exit": 2, "splats": [], "booted": True})
+        v = mutantjudge.judge(self.m, {"cases": {}, "exit": 2, "splats": [], "booted": True})
         self.assertEqual(v["verdict"], "caught")
         self.assertTrue(v["how"].startswith("crash"))
-        v = mut.judge({"globs": ["zsmalloc.test_overflow"]},
+        v = mutantjudge.judge({"globs": ["zsmalloc.test_overflow"]},
                       {"cases": {"zsmalloc.test_overflow": "PASS"}, "exit": 1, "booted": True,
                        "splats": ["BUG: KCSAN: data-race in zs_free_deferred / zs_deferred_take"]})
         self.assertEqual(v["verdict"], "caught")
@@ -135,19 +137,19 @@ class TestVerdict(unittest.TestCase):
         # the entries' own flags are not re-read: ab.json's "regressions" is the verdict
         doc = {"entries": [{"backend": "zram", "case": "munmap", "regression": True}],
                "regressions": ["zram pooled (3 one-process cases, paired by round)"], "problems": []}
-        v = mut.ab_verdict(doc, 1, 12.0)
+        v = mutantjudge.ab_verdict(doc, 1, 12.0)
         self.assertEqual((v["verdict"], v["by"], v["how"], v["seconds"]),
                          ("caught", ["ab:zram pooled (3 one-process cases, paired by round)"],
                           "A/B regression rule", 12.0))
         doc["regressions"] = []
-        self.assertEqual(mut.ab_verdict(doc, 0, 1.0)["verdict"], "survived")
+        self.assertEqual(mutantjudge.ab_verdict(doc, 0, 1.0)["verdict"], "survived")
 
     def test_ab_problems(self):
         doc = {"regressions": [], "problems": ["base: boot 1 failed"]}
-        self.assertEqual(mut.ab_verdict(doc, 2, 1.0)["verdict"], "not run")
-        v = mut.ab_verdict(doc, 0, 1.0)
+        self.assertEqual(mutantjudge.ab_verdict(doc, 2, 1.0)["verdict"], "not run")
+        v = mutantjudge.ab_verdict(doc, 0, 1.0)
         self.assertEqual((v["verdict"], v["how"]), ("survived", "no A/B regression (base: boot 1 failed)"))
-        v = mut.ab_verdict(None, 2, 1.0)
+        v = mutantjudge.ab_verdict(None, 2, 1.0)
         self.assertEqual((v["verdict"], v["how"]), ("not run", "no ab.json (ci/ab exit 2)"))
 
 
@@ -191,12 +193,12 @@ class TestQuilt(unittest.TestCase):
         return names, texts
 
     def test_reference_series_then_mutant(self):
-        ref = mut.config.reference_series(ROOT)
+        ref = config.reference_series(ROOT)
         self.assertEqual(ref, os.path.join(ROOT, "series", "deferred-free"))
-        m = mut.parse_mutant(write_patch(self.d, "m1", "# mutant: x; caught by: test_a\n"))
+        m = mutantspec.parse_mutant(write_patch(self.d, "m1", "# mutant: x; caught by: test_a\n"))
         q = mut.make_quilt(self.d, ref, "series", m)
         names, texts = self.read(q)
-        want = [p.name for p in mut.series.read_quilt(ref).patches]
+        want = [p.name for p in series.read_quilt(ref).patches]
         self.assertGreater(len(want), 1)
         self.assertEqual(names, want + ["zz-mutant-m1.patch"])
         for n in want:
@@ -205,7 +207,7 @@ class TestQuilt(unittest.TestCase):
         self.assertIn("# mutant: x", texts["zz-mutant-m1.patch"])
 
     def test_base_mutant_has_no_reference_patches(self):
-        m = mut.parse_mutant(write_patch(self.d, "m2", "# mutant: y; caught by: test_b\n"
+        m = mutantspec.parse_mutant(write_patch(self.d, "m2", "# mutant: y; caught by: test_b\n"
                                                        "# applies-to: base\n"))
         names, _ = self.read(mut.make_quilt(self.d, os.path.join(self.d, "nowhere"), "base", m))
         self.assertEqual(names, ["zz-mutant-m2.patch"])
@@ -213,7 +215,7 @@ class TestQuilt(unittest.TestCase):
     def test_mbox_and_bad_reference_series(self):
         mbox = os.path.join(CI, "tests", "data", "revision.mbox")
         names, _ = self.read(mut.make_quilt(self.d, mbox, "series", None))
-        want = [p.name + ".patch" for p in mut.series.read_series(mbox).patches]
+        want = [p.name + ".patch" for p in series.read_series(mbox).patches]
         self.assertTrue(want)
         self.assertEqual(names, want)
         with self.assertRaisesRegex(mut.MutantError, "reference series"):
@@ -241,7 +243,93 @@ class TestQuilt(unittest.TestCase):
     def test_series_option_default(self):
         r = subprocess.run([os.path.join(CI, "mutants"), "--help"], capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn(mut.config.REFERENCE_SERIES, r.stdout)
+        self.assertIn(config.REFERENCE_SERIES, r.stdout)
+
+
+class TestRun(unittest.TestCase):
+    """main() over a small catalogue, ci/kunit, the VM builds and ci/ab faked: controls, the
+    verdicts, the files and the exit code."""
+
+    RESULTS = {"control-um-series": {"test_a": "PASS", "test_b": "PASS"}, "a": {"test_a": "FAIL"},
+               "b": {"test_b": "PASS", "test_x": "FAIL"}, "control-x86_64-base": {"test_c": "FAIL"},
+               "c": {"test_c": "FAIL"}}
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.d = self.tmp.name
+        self.cat = os.path.join(self.d, "cat")
+        os.mkdir(self.cat)
+        write_patch(self.cat, "a", "# mutant: a; caught by: test_a\n# arch: um\n")
+        write_patch(self.cat, "b", "# mutant: b; caught by: test_b\n# arch: um\n")
+        write_patch(self.cat, "c", "# mutant: c; caught by: test_c\n# applies-to: base\n# arch: x86_64\n")
+        write_patch(self.cat, "e", "# mutant: e; caught by: ab regression\n# ab-rounds: 5\n")
+        self.calls = []
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def kunit(self, args):
+        args = [x for x in args if x != "--panic-on-oops"]
+        a = dict(zip(args[::2], args[1::2]))
+        self.calls.append(("kunit", a["--name"], a.get("--filter", "")))
+        with open(os.path.join(a["--out"], a["--name"] + ".json"), "w", encoding="utf-8") as f:
+            json.dump({"sub_groups": [{"name": "zsmalloc", "sub_groups": [], "test_cases": [
+                {"name": k, "status": v} for k, v in self.RESULTS[a["--name"]].items()]}]}, f)
+        return 0 if set(self.RESULTS[a["--name"]].values()) == {"PASS"} else 1
+
+    def ab(self, args):
+        a = dict(zip(args[::2], args[1::2]))
+        self.calls.append(("ab", a["--rounds"], a["--labels"]))
+        os.makedirs(a["--out"])
+        with open(os.path.join(a["--out"], "ab.json"), "w", encoding="utf-8") as f:
+            json.dump({"regressions": ["zram pooled"], "problems": []}, f)
+        return 1
+
+    def run_main(self, *args):
+        env = {"ZSGATE_CACHE": os.path.join(self.d, "cache"), "RUN_ID": "t", "ONLY": "",
+               "ZSGATE_BUILD_LOCK": os.path.join(self.d, "lock"), "ZSGATE_MUTANTS_INNER_LOCK": os.path.join(self.d, "in")}
+        with contextlib.ExitStack() as st:
+            st.enter_context(unittest.mock.patch.dict(os.environ, env))
+            st.enter_context(unittest.mock.patch.object(mut, "ci_kunit", self.kunit))
+            st.enter_context(unittest.mock.patch.object(mut, "source_env", lambda: {"KSRC": "/k"}))
+            st.enter_context(unittest.mock.patch.object(
+                mut, "prepare_tree", lambda ksrc, tree, q, kunit_dir="": self.calls.append(("tree", q is not None))))
+            st.enter_context(unittest.mock.patch.object(mutantab, "kunit_build", lambda t, blog: 0))
+            st.enter_context(unittest.mock.patch.object(mutantab, "ci_ab", self.ab))
+            st.enter_context(unittest.mock.patch.object(build, "tree_key", lambda t: "k"))
+            st.enter_context(unittest.mock.patch.object(build, "stamp_ok", lambda *a: {"status": "ok"}))
+            out, err = io.StringIO(), io.StringIO()
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                rc = mut.main(["--mutants", self.cat, "--out", self.d] + list(args))
+        with open(os.path.join(self.d, "mutants-t", "mutants.json"), encoding="utf-8") as f:
+            doc = json.load(f)
+        return rc, out.getvalue(), doc
+
+    def test_controls_verdicts_and_exit(self):
+        rc, out, doc = self.run_main()
+        self.assertEqual(rc, 1)
+        rows = {r["name"]: r for r in doc["mutants"]}
+        self.assertEqual([r["name"] for r in doc["mutants"]], ["a", "b", "c", "e"])  # um first, ab last
+        self.assertEqual({k: c["status"] for k, c in doc["controls"].items()},
+                         {"um/series": "clean", "x86_64/base": "FAILED"})
+        self.assertEqual((rows["a"]["verdict"], rows["a"]["by"]), ("caught", ["zsmalloc.test_a"]))
+        self.assertEqual((rows["b"]["verdict"], rows["b"]["how"]),
+                         ("survived", "only unnamed cases failed: zsmalloc.test_x"))
+        self.assertEqual((rows["c"]["verdict"], rows["c"]["how"]), ("invalid", "control x86_64/base failed: case failed"))
+        self.assertEqual((rows["e"]["verdict"], rows["e"]["by"]), ("caught", ["ab:zram pooled"]))
+        self.assertIn(("ab", "5", "base,mutant"), self.calls)
+        self.assertIn(("kunit", "control-um-series", ""), self.calls)
+        self.assertIn("2 of 4 mutant(s) not caught: b (survived), c (invalid)", out)
+        with open(os.path.join(self.d, "mutants-t", "mutants.md"), encoding="utf-8") as f:
+            self.assertIn("- x86_64/base: FAILED", f.read())
+
+    def test_only_no_control_skip_ab(self):
+        rc, out, doc = self.run_main("--only", "a,e", "--no-control", "--skip-ab")
+        self.assertEqual(rc, 1)
+        self.assertEqual(doc["controls"], {})
+        self.assertEqual([(r["name"], r["verdict"], r["how"]) for r in doc["mutants"]],
+                         [("a", "caught", "case failed"), ("e", "not run", "--skip-ab")])
+        self.assertEqual(self.calls, [("tree", True), ("kunit", "a", "zsmalloc.test_a")])
 
 
 if __name__ == "__main__":
