@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
-"""ci/examples: example headers, and the expect/catch rule over the real ci/summary.
+"""ci/examples (zsgate/examples.py): example headers, and the expect/catch rule over the real ci/summary.
 
 The gate is a fake (ZSGATE_EXAMPLES_GATE): for the example in SERIES it writes the runs
 listed in its fake-runs.json (kunit.py JSON shape; "BUILD-FAILS" writes a build log with
@@ -7,23 +7,22 @@ a compiler error and no results) and meta.json, then runs the real ci/summary, a
 does. ci/tests/data/examples/ holds a good example and bad twins that are caught, fail by
 not building, or survive, and a good one the gate rejects.
 """
-import importlib.machinery
-import importlib.util
+import contextlib
+import io
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import unittest
+import unittest.mock
+
+from zsgate import examples as exm
 
 CI = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROOT = os.path.dirname(CI)
 DATA = os.path.join(CI, "tests", "data", "examples")
 
-_loader = importlib.machinery.SourceFileLoader("ci_examples", os.path.join(CI, "examples"))
-_spec = importlib.util.spec_from_loader("ci_examples", _loader)
-exm = importlib.util.module_from_spec(_spec)
-_loader.exec_module(exm)
 
 FAKE_GATE = r'''#!/usr/bin/env python3
 import json, os, subprocess, sys
@@ -99,6 +98,21 @@ class HeaderTest(unittest.TestCase):
                     exm.parse_example(d)
                 self.assertIn(msg, str(cm.exception))
 
+    def test_catalogue(self):
+        self.assertEqual([e["name"] for e in exm.catalogue(DATA, "good-bad, good")], ["good", "good-bad"])
+        self.assertEqual(exm.list_line(exm.parse_example(os.path.join(DATA, "good-bad"))),
+                         "good-bad                         fail x86_64      base 7.2 "
+                         "kunit:zsmalloc.test_contract_deferred_destroy_pending, vm:zram_free.integrity.*")
+        with tempfile.TemporaryDirectory() as d:
+            with self.assertRaisesRegex(exm.ExampleError, "^no example in "):
+                exm.catalogue(d)
+            os.mkdir(os.path.join(d, "x"))
+            write(os.path.join(d, "x", "series"), "# expect: fail\n# twin-of: y\n# catch: kunit:a.b\n")
+            with self.assertRaisesRegex(exm.ExampleError, "^x: twin-of y, which is not in "):
+                exm.catalogue(d)
+        with self.assertRaisesRegex(exm.ExampleError, "^unknown example[(]s[)]: nope [(]known: good, "):
+            exm.catalogue(DATA, "nope")
+
     def test_glob_names_a_case_or_its_parameterised_parent(self):
         self.assertTrue(exm.matches("zsmalloc.test_burst", "zsmalloc.test_burst.pool of 1"))
         self.assertTrue(exm.matches("zram_free.integrity.*", "zram_free.integrity.reuse_after_free"))
@@ -116,11 +130,18 @@ class ExamplesRunTest(unittest.TestCase):
     def tearDown(self):
         self.tmp.cleanup()
 
+    def main(self, env, *argv):
+        """zsgate.examples.main(argv) in this process with env added: (exit code, stdout, stderr)."""
+        out, err = io.StringIO(), io.StringIO()
+        with unittest.mock.patch.dict(os.environ, env), contextlib.redirect_stdout(out), \
+                contextlib.redirect_stderr(err):
+            rc = exm.main(list(argv))
+        return subprocess.CompletedProcess(argv, rc, out.getvalue(), err.getvalue())
+
     def run_examples(self, only=""):
-        env = dict(os.environ, ZSGATE_EXAMPLES_GATE=f"{self.gate} {CI}", ARCHS="um x86_64", RUN_ID="t",
+        env = dict(ZSGATE_EXAMPLES_GATE=f"{self.gate} {CI}", ARCHS="um x86_64", RUN_ID="t",
                    ZSGATE_CACHE=os.path.join(self.tmp.name, "cache"), ONLY=only)
-        r = subprocess.run([sys.executable, os.path.join(CI, "examples"), "--examples", DATA, "--out", self.tmp.name],
-                           env=env, capture_output=True, text=True)
+        r = self.main(env, "--examples", DATA, "--out", self.tmp.name)
         d = os.path.join(self.tmp.name, "examples-t")
         with open(os.path.join(d, "examples.json"), encoding="utf-8") as f:
             doc = json.load(f)
@@ -169,9 +190,7 @@ class ExamplesRunTest(unittest.TestCase):
         self.run_examples("good-rejected,good-rejected-bad")
         d = os.path.join(self.tmp.name, "examples-t")
         os.unlink(os.path.join(d, "calls.txt"))
-        env = dict(os.environ, ZSGATE_EXAMPLES_GATE="false", ONLY="")
-        r = subprocess.run([sys.executable, os.path.join(CI, "examples"), "--examples", DATA, "--rejudge", d],
-                           env=env, capture_output=True, text=True)
+        r = self.main(dict(ZSGATE_EXAMPLES_GATE="false", ONLY=""), "--examples", DATA, "--rejudge", d)
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertFalse(os.path.exists(os.path.join(d, "calls.txt")))  # nothing gated
         with open(os.path.join(d, "examples.json"), encoding="utf-8") as f:
@@ -180,6 +199,7 @@ class ExamplesRunTest(unittest.TestCase):
         self.assertEqual(rows["good-rejected-bad"]["result"], "not by the bug")
 
     def test_unknown_only_is_usage(self):
+        # through the wrapper ci/examples, as the Makefile and ./zsgate run it
         env = dict(os.environ, ONLY="nope")
         r = subprocess.run([sys.executable, os.path.join(CI, "examples"), "--examples", DATA, "--out", self.tmp.name],
                            env=env, capture_output=True, text=True)
