@@ -3,7 +3,7 @@
 
 ci/lib.sh keeps its own copies for the shell steps (ZSGATE_CACHE, ZSGATE_BUILD_LOCK) and
 the Makefile one for ZSGATE_CACHE; ci/tests/test_config.py checks that they say the same.
-Every function reads the environment when called (ci/mutants changes ZSGATE_BUILD_LOCK
+Every function reads the environment when called (zsgate/mutants.py changes ZSGATE_BUILD_LOCK
 for its children while it holds the lock); pass `env` to read another mapping instead.
 """
 
