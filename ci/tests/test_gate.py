@@ -17,6 +17,7 @@ import tempfile
 import unittest
 
 from tests import fakesrc
+from zsgate import gate
 
 CI = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROOT = os.path.dirname(CI)
@@ -155,6 +156,30 @@ class GateWiringTest(unittest.TestCase):
                 self.assertEqual(r.returncode, 1)
                 self.assertIn(why, r.stderr)
                 self.assertIsNone(meta)
+
+
+class GateConfigTest(unittest.TestCase):
+    """The environment, read once, as the shell gate read it."""
+
+    def test_defaults_and_switches(self):
+        with tempfile.TemporaryDirectory() as d:
+            os.makedirs(os.path.join(d, "series", "deferred-free"))
+            c = gate.GateConfig.from_env({"ZSGATE_ROOT": d, "HOME": "/h"})
+            self.assertEqual(c.series, "")  # no reference series in this root
+            with open(os.path.join(d, "series", "deferred-free", "series"), "w") as f:
+                f.write("x.patch\n")
+            c = gate.GateConfig.from_env({"ZSGATE_ROOT": d, "HOME": "/h"})
+            self.assertEqual(c.series, os.path.join(d, "series", "deferred-free"))
+            self.assertEqual((c.archs, c.out, c.cache, c.ab_arch), (("um", "x86_64"), os.path.join(d, "out"),
+                                                                   "/h/.cache/zsgate", "x86_64"))
+            self.assertEqual((c.debug, c.kcsan, c.reuse_base, c.gate_wait, c.no_vm), (False, "1", True, True, ""))
+            self.assertEqual(gate.GateConfig.from_env({"ZSGATE_ROOT": d, "SERIES": "none", "PREV": "none"}).series, "")
+            c = gate.GateConfig.from_env({"ZSGATE_ROOT": d, "DEBUG": "0", "ZSGATE_REUSE_BASE": "0",
+                                          "ZSGATE_GATE_WAIT": "0", "ARCHS": " x86_64 ", "ZSGATE_NO_VM": "0"})
+            self.assertEqual((c.debug, c.reuse_base, c.gate_wait, c.archs, c.no_vm),
+                             (False, False, False, ("x86_64",), "0"))  # ZSGATE_NO_VM: any value
+            self.assertEqual((c.suffix, gate.GateConfig.from_env({"DEBUG": "1"}).build_dir("um")),
+                             ("", ".kunit-um-debug"))
 
 
 class GateInProcessStepsTest(unittest.TestCase):

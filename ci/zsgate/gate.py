@@ -492,8 +492,9 @@ def _guarded() -> bool:
 def _under_guard(argv: Sequence[str]) -> NoReturn:
     """Run this gate again as the child of ci/zsgate/guard.py (ci/lib.sh zs_guard)."""
     pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    pp = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = pkg_parent + (":" + pp if pp else "")
+    pp = os.environ.get("PYTHONPATH", "")
+    if pp.split(":")[0] != pkg_parent:
+        os.environ["PYTHONPATH"] = pkg_parent + (":" + pp if pp else "")
     guard = os.path.join(pkg_parent, "zsgate", "guard.py")
     sys.stdout.flush()
     sys.stderr.flush()
