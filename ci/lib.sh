@@ -24,7 +24,8 @@ log() {
 		printf '%s: %s\n' "$ZSGATE_STEP" "$*" >"$ZSGATE_GUARD_STATE.last" 2>/dev/null || true
 }
 
-# zs_guard "$@" (first thing in ci/gate): run this script under ci/zsgate/guard.py, which
+# zs_guard "$@" (first thing in a script that needs it; ci/zsgate/gate.py does the same for
+# the gate in Python): run this script under ci/zsgate/guard.py, which
 # ends every process the script starts when the script ends or is interrupted (SIGINT,
 # SIGTERM, SIGHUP, kill -9 of it or of make), so no step, build or VM outlives the gate.
 zs_guard() {

@@ -44,6 +44,22 @@ class LibShAgreesTest(unittest.TestCase):
                 self.assertEqual(sh["lock"], config.build_lock(env),
                                  f"ci/lib.sh says ZSGATE_BUILD_LOCK={sh['lock']}, config.py {config.build_lock(env)}")
 
+    def test_need_space_says_what_zs_need_space_says(self):
+        with tempfile.TemporaryDirectory() as d:
+            where = os.path.join(d, "not", "yet")  # need not exist: its parent is asked
+            e = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "ZSGATE_STEP": "t"}
+            r = subprocess.run(["bash", "-c", 'source "$1" && zs_need_space "$2" 100000000 "a test"',
+                                "bash", LIB, where], env=e, capture_output=True, text=True)
+            self.assertEqual(r.returncode, 1)
+            py = config.need_space(where, 100000000, "a test", env={})
+            self.assertIsNotNone(py)
+            free = re.compile(r"which has \d+ MB free")  # the free space may move in between
+            self.assertEqual(free.sub("", r.stderr.strip()), free.sub("", "zsgate: t: " + str(py)))
+            self.assertIsNone(config.need_space(where, 1, "a test", env={}))
+            self.assertIsNone(config.need_space(where, 100000000, "a test", env={"ZSGATE_NEED_SCALE": "0"}))
+            self.assertIn("needs about 50000000 MB",
+                          str(config.need_space(where, 100000000, "a test", env={"ZSGATE_NEED_SCALE": "50"})))
+
     def test_the_defaults_are_the_documented_ones(self):
         self.assertEqual(config.cache_dir({"HOME": "/home/someone"}), "/home/someone/.cache/zsgate")
         self.assertEqual(config.cache_dir({}), "/root/.cache/zsgate")

@@ -2,10 +2,12 @@
 """ci/gate's wiring over fake steps: the KCSAN run of the race cases, its switches, and the
 step times that reach meta.json and summary.json.
 
-ci/gate runs the steps from $ZSGATE_ROOT/ci: the test points ZSGATE_ROOT at a temporary
-root whose ci/deps, source, tree, kunit, vm, ab, report and kcidb are stubs that log their
-arguments (ci/kunit and ci/vm write a passing result), and whose ci/meta, ci/summary and
-ci/zsgate are the real ones.
+ci/gate (ci/zsgate/gate.py) runs its process steps from $ZSGATE_ROOT/ci: the test points
+ZSGATE_ROOT at a temporary root whose ci/deps, kunit, vm and ab are stubs that log their
+arguments (ci/kunit and ci/vm write a passing result). The source and tree steps run in the
+gate's process; ZSGATE_GATE_TEST_STEPS=tests/gatesteps.py makes them run the root's stub
+ci/source and ci/tree instead, which log their arguments too. meta.json, the summary, the
+report and kcidb.json are the real ones, in the gate's process.
 """
 import json
 import os
@@ -13,6 +15,9 @@ import shutil
 import subprocess
 import tempfile
 import unittest
+
+from tests import fakesrc
+from zsgate import gate
 
 CI = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROOT = os.path.dirname(CI)
@@ -51,16 +56,17 @@ class GateWiringTest(unittest.TestCase):
         with open(os.path.join(d, "series", "deferred-free", "series"), "w") as f:
             f.write("0001.patch\n")
         open(os.path.join(d, "prev.mbox"), "w").close()
-        for name in ("deps", "source", "tree", "kunit", "vm", "ab", "report", "kcidb"):
+        for name in ("deps", "source", "tree", "kunit", "vm", "ab"):
             p = os.path.join(d, "ci", name)
             with open(p, "w") as f:
                 f.write(STUB)
             os.chmod(p, 0o755)
-        for name in ("meta", "summary", "zsgate", "lib.sh"):
+        for name in ("zsgate",):
             os.symlink(os.path.join(CI, name), os.path.join(d, "ci", name))
         full = {k: v for k, v in os.environ.items() if k not in ("KCSAN", "ZSGATE_NO_KCSAN", "DEBUG", "SERIES")}
         full.update({"ZSGATE_ROOT": d, "ZSGATE_CACHE": os.path.join(d, "cache"), "OUT": os.path.join(d, "out"),
-                     "RUN_ID": "r", "ARCHS": "um x86_64", "ZSGATE_NO_AB": "1"})
+                     "RUN_ID": "r", "ARCHS": "um x86_64", "ZSGATE_NO_AB": "1",
+                     "ZSGATE_GATE_TEST_STEPS": os.path.join(CI, "tests", "gatesteps.py")})
         full.update({k: v.format(root=d) for k, v in env.items()})
         r = subprocess.run([os.path.join(CI, "gate")], env=full, capture_output=True, text=True)
         calls = []
@@ -150,6 +156,71 @@ class GateWiringTest(unittest.TestCase):
                 self.assertEqual(r.returncode, 1)
                 self.assertIn(why, r.stderr)
                 self.assertIsNone(meta)
+
+
+class GateConfigTest(unittest.TestCase):
+    """The environment, read once, as the shell gate read it."""
+
+    def test_defaults_and_switches(self):
+        with tempfile.TemporaryDirectory() as d:
+            os.makedirs(os.path.join(d, "series", "deferred-free"))
+            c = gate.GateConfig.from_env({"ZSGATE_ROOT": d, "HOME": "/h"})
+            self.assertEqual(c.series, "")  # no reference series in this root
+            with open(os.path.join(d, "series", "deferred-free", "series"), "w") as f:
+                f.write("x.patch\n")
+            c = gate.GateConfig.from_env({"ZSGATE_ROOT": d, "HOME": "/h"})
+            self.assertEqual(c.series, os.path.join(d, "series", "deferred-free"))
+            self.assertEqual((c.archs, c.out, c.cache, c.ab_arch), (("um", "x86_64"), os.path.join(d, "out"),
+                                                                   "/h/.cache/zsgate", "x86_64"))
+            self.assertEqual((c.debug, c.kcsan, c.reuse_base, c.gate_wait, c.no_vm), (False, "1", True, True, ""))
+            self.assertEqual(gate.GateConfig.from_env({"ZSGATE_ROOT": d, "SERIES": "none", "PREV": "none"}).series, "")
+            c = gate.GateConfig.from_env({"ZSGATE_ROOT": d, "DEBUG": "0", "ZSGATE_REUSE_BASE": "0",
+                                          "ZSGATE_GATE_WAIT": "0", "ARCHS": " x86_64 ", "ZSGATE_NO_VM": "0"})
+            self.assertEqual((c.debug, c.reuse_base, c.gate_wait, c.archs, c.no_vm),
+                             (False, False, False, ("x86_64",), "0"))  # ZSGATE_NO_VM: any value
+            self.assertEqual((c.suffix, gate.GateConfig.from_env({"DEBUG": "1"}).build_dir("um")),
+                             ("", ".kunit-um-debug"))
+
+
+class GateInProcessStepsTest(unittest.TestCase):
+    """Without ZSGATE_GATE_TEST_STEPS: treeprep.find_source (over a stub ci/source naming a
+    fakesrc tree) and the real treeprep.make_tree in the gate's process."""
+
+    def test_trees_of_a_fake_source(self):
+        d = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, d)
+        for p in ("ci", "configs"):
+            os.makedirs(os.path.join(d, p))
+        open(os.path.join(d, "configs", "zsmalloc-um.kunitconfig"), "w").close()
+        src = fakesrc.make(os.path.join(d, "src"))
+        fakesrc.kunit_dir(os.path.join(d, "kunit"))
+        fakesrc.quilt(os.path.join(d, "series", "deferred-free"), {"0001-a.patch": fakesrc.PATCH_A})
+        for name in ("deps", "kunit", "vm", "ab"):
+            with open(os.path.join(d, "ci", name), "w") as f:
+                f.write(STUB)
+            os.chmod(os.path.join(d, "ci", name), 0o755)
+        with open(os.path.join(d, "ci", "source"), "w") as f:
+            f.write(f"#!/bin/sh\nprintf 'KSRC=%s\\nKVERSION=7.3.0-rc7\\nKPKG=\\nPART_A=true\\n' {src}\n")
+        os.chmod(os.path.join(d, "ci", "source"), 0o755)
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("KCSAN", "ZSGATE_NO_KCSAN", "DEBUG", "SERIES", "ZSGATE_GATE_TEST_STEPS")}
+        env.update({"ZSGATE_ROOT": d, "ZSGATE_CACHE": os.path.join(d, "cache"), "OUT": os.path.join(d, "out"),
+                    "RUN_ID": "r", "ARCHS": "um", "ZSGATE_NO_VM": "1"})
+        r = subprocess.run([os.path.join(CI, "gate")], env=env, capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("[tree] patched: ", r.stderr)
+        with open(os.path.join(d, "out", "r", "meta.json")) as f:
+            meta = json.load(f)
+        self.assertEqual(meta["kernel"]["version"], "7.3.0-rc7")
+        self.assertEqual(meta["series"]["kind"], "quilt")
+        with open(os.path.join(d, "calls.txt")) as f:
+            calls = f.read()
+        (key,) = os.listdir(os.path.join(d, "cache", "work"))  # config.work_tree's <source key>
+        for rev in ("base", "patched"):
+            tree = os.path.join(d, "cache", "work", key, rev, "linux")
+            self.assertTrue(os.path.isfile(os.path.join(tree, "mm", "tests", "zsmalloc_kunit.c")), tree)
+            self.assertIn(f"kunit --tree {tree} --arch um ", calls)
+        self.assertIn("TWO", fakesrc.read(os.path.join(d, "cache", "work", key, "patched", "linux"), "mm/a.c"))
 
 
 if __name__ == "__main__":

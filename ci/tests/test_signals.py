@@ -3,8 +3,9 @@
 no lock stays held, a run that did not reach its summary is no verdict, the next gate works
 (issue 16; ci/zsgate/guard.py).
 
-The real ci/gate, ci/lib.sh, ci/meta, ci/summary and guard run from a stand-in root whose
-other steps (ci/source, ci/tree, ci/kunit, ci/vm, ci/ab) are fakes: the one named by
+The real ci/gate (ci/zsgate/gate.py), ci/summary and guard run from a stand-in root whose
+other steps (ci/source, ci/tree, ci/kunit, ci/vm, ci/ab) are fakes (the gate's in-process
+source and tree steps run them through tests/gatesteps.py): the one named by
 FAKE_BLOCK starts processes that try to outlive the gate the ways the real ones could (a
 process in its own session like ci/vm's QEMU, one deaf to SIGTERM, an orphan adopted by
 init, a loop that keeps starting new children like ci/ab booting its next VM, all under the
@@ -144,6 +145,7 @@ class FakeGate(unittest.TestCase):
                    ZSGATE_CACHE=os.path.join(self.root, "cache"), OUT=os.path.join(self.root, "out"),
                    ZSGATE_BUILD_LOCK=os.path.join(self.root, "build.lock"), ARCHS="um",
                    SERIES=os.path.join(self.root, "series"), ZSGATE_GUARD_GRACE="1",
+                   ZSGATE_GATE_TEST_STEPS=os.path.join(CI, "tests", "gatesteps.py"),
                    **{self.marker.split("=")[0]: "1"}, **extra)
         env.pop("MAKELEVEL", None)
         env.pop("ZSGATE_GUARDED", None)

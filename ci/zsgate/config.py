@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 """zsgate's settings: what the environment says, and the defaults the Python steps share.
 
-ci/lib.sh keeps its own copies for the shell steps (ZSGATE_CACHE, ZSGATE_BUILD_LOCK) and
+ci/lib.sh keeps its own copies for the shell steps (ZSGATE_CACHE, ZSGATE_BUILD_LOCK,
+zs_need_space) and
 the Makefile one for ZSGATE_CACHE; ci/tests/test_config.py checks that they say the same.
 Every function reads the environment when called (zsgate/mutants.py changes ZSGATE_BUILD_LOCK
 for its children while it holds the lock); pass `env` to read another mapping instead.
@@ -70,3 +71,36 @@ def build_dir(arch: str, variant: str = "") -> str:
 def build_dir_suffix(arch: str, bdir: str) -> str:
     """What follows .kunit-<arch> in a build dir name: "-debug" for .kunit-<arch>-debug."""
     return bdir[len(build_dir(arch)):]
+
+
+def _mount_point(path: str) -> str:
+    p = os.path.realpath(path)
+    while not os.path.ismount(p):
+        p = os.path.dirname(p)
+    return p
+
+
+def need_space(path: str, mb: int, what: str, env: Optional[Mapping[str, str]] = None) -> Optional[str]:
+    """ci/lib.sh's zs_need_space for Python steps: None when the file system of @path (which
+    need not exist yet: its nearest existing parent) has @mb MB free, else the one line to
+    stop with, naming @path, its file system, the free space and @mb, before @what writes
+    there. ZSGATE_NEED_SCALE (percent, default 100) scales @mb, e.g. 0 to skip the check;
+    a file system that cannot be asked passes, as in lib.sh."""
+    e = _env(env)
+    try:
+        scale = int(e.get("ZSGATE_NEED_SCALE") or "100")
+    except ValueError:
+        scale = 100
+    need = mb * scale // 100
+    d = path
+    while not os.path.isdir(d):
+        d = os.path.dirname(d) or "."
+    try:
+        st = os.statvfs(d)
+    except OSError:
+        return None
+    have = st.f_bavail * st.f_frsize // 1048576
+    if have >= need:
+        return None
+    return (f"not enough space for {what}: {path} is on {_mount_point(d)}, which has {have} MB free; "
+            f"this needs about {need} MB — free space there or set ZSGATE_CACHE=<dir on a bigger disk>")

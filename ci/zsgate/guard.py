@@ -1,11 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0
 """End every process a gate started when the gate ends, however it ends.
 
-ci/gate re-executes itself under `python3 -I ci/zsgate/guard.py run -- ci/gate ARGS` (ci/lib.sh
-zs_guard). The guard keeps the gate's pid and parent (make) and runs the bash gate as its
-child, with a tag in the environment, ZSGATE_GUARD_<pid>_<random>=<pid>. Every process the
-gate starts inherits the tag, also the ones that leave its process group or session (ci/vm
-starts QEMU with setsid) and the orphans of a killed parent, which init adopts:
+The gate (ci/zsgate/gate.py) re-executes itself under `python3 -I ci/zsgate/guard.py run --
+python3 -m zsgate.gate ARGS` (a shell script: ci/lib.sh zs_guard, `run -- SCRIPT ARGS`). The
+guard keeps the gate's pid and parent (make) and runs the gate as its child, with a tag in
+the environment, ZSGATE_GUARD_<pid>_<random>=<pid>. Every process the gate starts inherits
+the tag, also the ones that leave its process group or session (ci/vm starts QEMU with
+setsid) and the orphans of a killed parent, which init adopts:
 /proc/<pid>/environ is the environment a process was started with, so the tag finds them
 all, and nothing else (another gate has another tag; the guard's own environment has none).
 
@@ -18,17 +19,17 @@ selftests/zsfree_common/swapfree.h) is left alone: it ends by itself once its te
 
 When the guard sweeps:
 - SIGTERM, SIGINT or SIGHUP to the guard (make forwards SIGTERM to it; Ctrl-C reaches it
-  through the terminal's process group; the bash gate runs in a process group of its own):
+  through the terminal's process group; the gate runs in a process group of its own):
   the run is marked interrupted (RUN_DIR/gate.interrupted), everything is swept, the guard
   dies of the same signal (so a calling shell, e.g. ci/check, stops too).
 - its parent dies (kill -9 of make): under make (MAKELEVEL is set) or with
   ZSGATE_FOLLOW_PARENT=1 the guard asks PR_SET_PDEATHSIG for SIGTERM, so that is the case
   above. Started by hand from a shell (nohup ci/gate &) it outlives the shell.
-- the bash gate ends (normally or killed): whatever it left running is swept and named.
+- the gate ends (normally or killed): whatever it left running is swept and named.
 - the guard itself is killed with SIGKILL: a watcher process it forked first (no tag, deaf
   to SIGINT/SIGTERM/SIGHUP) sees it go (pidfd) and sweeps.
-The bash gate tells the guard its run directory and its last log line through the state
-file named by ZSGATE_GUARD_STATE (ci/gate; ci/lib.sh log() and zsgate/log.py write the
+The gate tells the guard its run directory and its last log line through the state
+file named by ZSGATE_GUARD_STATE (zsgate/gate.py; ci/lib.sh log() and zsgate/log.py write the
 line); a run that did not finish keeps RUN_DIR/gate.running, and ci/summary fails a run
 dir holding either marker.
 """
@@ -204,7 +205,7 @@ def _wait_gone(pid: int, timeout: Optional[float]) -> bool:
 
 
 class State:
-    """What the bash gate tells the guard: `run DIR` when it has a run directory, `last
+    """What the gate tells the guard: `run DIR` when it has a run directory, `last
     LINE` (ci/lib.sh log()) for what it was doing, `done` right before it exits."""
 
     def __init__(self, path: str):
@@ -269,7 +270,7 @@ def _summary(run_dir: str) -> None:
 
 
 def run(cmd: List[str]) -> int:
-    """The guard: run `cmd` (the bash gate) tagged, sweep when it or the guard ends."""
+    """The guard: run `cmd` (the gate) tagged, sweep when it or the guard ends."""
     me = os.getpid()
     tag = f"ZSGATE_GUARD_{me}_{os.urandom(4).hex()}"
     fd, spath = tempfile.mkstemp(prefix="zsgate-guard-", suffix=".state")
@@ -321,7 +322,7 @@ def run(cmd: List[str]) -> int:
         rc = 128 + got[0]
     else:
         run_dir = None
-        if rc < 0:  # the bash gate itself was killed
+        if rc < 0:  # the gate itself was killed
             run_dir = state.mark(f"the gate script was killed by {signal.Signals(-rc).name}")
             log(f"the gate script was killed by {signal.Signals(-rc).name}"
                 + (f"; {run_dir} is marked interrupted" if run_dir else ""))

@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0
 """A gate run directory, OUT/<run>/: the names of its files, its manifest, its summary.
 
-Every Python step builds the paths of a run directory here; the shell steps (ci/kunit,
-ci/gate) write the same names literally and ci/tests/test_rundir.py checks they agree.
+Every Python step (ci/gate too: zsgate/gate.py) builds the paths of a run directory here;
+the shell step ci/kunit writes the same names literally and ci/tests/test_rundir.py checks
+they agree.
 
 Per run of the gate (NAME: kunit-<arch>-<rev>[-debug|-kcsan], vm-<arch>-<rev>, and
 ab/ab-<arch>-<rev>-r<i> for the A/B boots), `run_file(run_dir, NAME, EXT)`:
@@ -19,7 +20,7 @@ ab/ab-<arch>-<rev>-r<i> for the A/B boots), `run_file(run_dir, NAME, EXT)`:
 
 Per run directory, `path(run_dir, FILE)`:
 
-  meta.json          the manifest: kernel, series, runs, steps, notes (ci/gate via ci/meta)
+  meta.json          the manifest: kernel, series, runs, steps, notes (ci/gate, in-process)
   summary.json       the verdict and what it is made of (ci/summary)
   ab.json            the A/B (ci/ab); its boots' files under ab/
   report.md, report.png  (ci/report)       kcidb.json  (ci/kcidb)

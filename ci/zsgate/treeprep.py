@@ -18,9 +18,12 @@ import shlex
 import subprocess
 import sys
 import tempfile
+import time
+from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from .series import Series, touched_files
+from . import config
+from .series import Series, SeriesError, read_series, touched_files
 
 STATE = ".zsgate-state.json"
 
@@ -277,6 +280,41 @@ def _glue(mini: str, ksrc: str, kunit_dir: str) -> Tuple[Dict[str, Any], List[st
         h.write(caps_header(det))
     written.append(CAPS_HEADER)
     return det, written
+
+
+@dataclass(frozen=True)
+class Made:
+    """A work tree make_tree() prepared: where, the series id ("" for base), whether the
+    revision declares Part B, and the lines ci/tree says about it on stderr."""
+    tree: str
+    series_id: str
+    part_b: bool
+    lines: Tuple[str, ...]
+
+
+def make_tree(ksrc: str, name: str, series_path: Optional[str], kunit_dir: str,
+              tree: Optional[str] = None) -> Made:
+    """ci/tree --ksrc KSRC --name NAME [--series PATH] [--tree TREE] in this process: the work
+    tree NAME (base, patched, prev; default config.work_tree(ksrc, name)) of @ksrc with the
+    series at @series_path (not for base) and the suite of @kunit_dir. TreeError with the
+    line ci/tree prints after "zsgate: tree: "."""
+    if not os.path.isfile(os.path.join(ksrc, "mm/zsmalloc.c")):
+        raise TreeError(f"{ksrc} is not a Linux source tree")
+    if name != "base" and not series_path:
+        raise TreeError(f"the {name} tree needs --series")
+    t0 = time.time()
+    tree = tree or config.work_tree(ksrc, name)
+    try:
+        series = read_series(series_path) if name != "base" and series_path else None
+        state = prepare(ksrc, tree, series, kunit_dir)
+    except SeriesError as e:
+        raise TreeError(str(e)) from e
+    desc = "no series" if series is None else f"{series.kind} {state['series']['id']}, {len(series.patches)} patches"
+    caps = ", ".join(m.replace("ZSMALLOC_KUNIT_HAVE_", "").lower() for m, v in state["caps"].items() if v)
+    lines = [f"[tree] {name}: {tree} ({desc}; declares: {caps or 'nothing the suite knows'};"
+             f" {time.time() - t0:.1f} s)"]
+    lines += [f"[tree] {name}: {n}: the cases that need it SKIP" for n in state["caps_notes"]]
+    return Made(tree, state["series"]["id"] if series else "", bool(state["part_b"]), tuple(lines))
 
 
 def prepare(ksrc: str, tree: str, series: Optional[Series], kunit_dir: str) -> Dict[str, Any]:

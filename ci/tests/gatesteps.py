@@ -1,0 +1,34 @@
+# SPDX-License-Identifier: GPL-2.0
+"""ZSGATE_GATE_TEST_STEPS for ci/gate over a stand-in root (test_gate.py, test_signals.py):
+the gate's in-process source and tree steps run the stand-in root's stub ci/source and
+ci/tree instead (their KEY=VALUE stdout, as the shell gate read it), so a stub can log its
+arguments or block like the real step."""
+import os
+import shlex
+import subprocess
+from typing import Dict, List, Optional
+
+from zsgate import treeprep
+
+
+def _run(ci: str, args: List[str]) -> Dict[str, str]:
+    r = subprocess.run([os.path.join(ci, args[0]), *args[1:]], stdout=subprocess.PIPE, text=True)
+    if r.returncode != 0:
+        raise treeprep.TreeError(f"stub ci/{args[0]} exited {r.returncode}")
+    out = {}
+    for tok in shlex.split(r.stdout):
+        k, eq, v = tok.partition("=")
+        if eq:
+            out[k] = v
+    return out
+
+
+def find_source(ci_dir: str) -> Dict[str, str]:
+    return _run(ci_dir, ["source"])
+
+
+def make_tree(ksrc: str, name: str, series: Optional[str], kunit_dir: str, tree: Optional[str]) -> treeprep.Made:
+    args = ["tree", "--ksrc", ksrc, "--name", name] + (["--series", series] if series else []) \
+        + (["--tree", tree] if tree else [])
+    a = _run(os.path.join(os.environ["ZSGATE_ROOT"], "ci"), args)
+    return treeprep.Made(a["TREE"], a.get("SERIES_ID", ""), a.get("PART_B") == "true", ())
