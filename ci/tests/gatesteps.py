@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 """ZSGATE_GATE_TEST_STEPS for ci/gate over a stand-in root (test_gate.py, test_signals.py):
-the gate's in-process source and tree steps run the stand-in root's stub ci/source and
-ci/tree instead (their KEY=VALUE stdout, as the shell gate read it), so a stub can log its
-arguments or block like the real step."""
+the gate's in-process source and tree steps run the stand-in root's stub ci/source (through
+treeprep.find_source: its --json file) and ci/tree (its KEY=VALUE stdout) instead, so a stub
+can log its arguments or block like the real step."""
 import os
 import shlex
 import subprocess
@@ -24,7 +24,7 @@ def _run(ci: str, args: List[str]) -> Dict[str, str]:
 
 
 def find_source(ci_dir: str) -> Dict[str, str]:
-    return _run(ci_dir, ["source"])
+    return treeprep.find_source(ci_dir)
 
 
 def make_tree(ksrc: str, name: str, series: Optional[str], kunit_dir: str, tree: Optional[str]) -> treeprep.Made:

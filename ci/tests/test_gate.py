@@ -25,7 +25,7 @@ ROOT = os.path.dirname(CI)
 STUB = r'''#!/usr/bin/env bash
 echo "$(basename "$0") $*" >>"$ZSGATE_ROOT/calls.txt"
 case $(basename "$0") in
-source) echo "KSRC=/k KVERSION=7.3.0 PART_A=true KPKG=p" ;;
+source) echo '{"KSRC": "/k", "KVERSION": "7.3.0", "PART_A": "true", "KPKG": "p"}' >"$2" ;;
 tree)	case " $* " in
 	*" --name base "*) echo "TREE=$ZSGATE_ROOT/base" ;;
 	*" --name prev "*) echo "TREE=$ZSGATE_ROOT/prev SERIES_ID=def" ;;
@@ -200,7 +200,8 @@ class GateInProcessStepsTest(unittest.TestCase):
                 f.write(STUB)
             os.chmod(os.path.join(d, "ci", name), 0o755)
         with open(os.path.join(d, "ci", "source"), "w") as f:
-            f.write(f"#!/bin/sh\nprintf 'KSRC=%s\\nKVERSION=7.3.0-rc7\\nKPKG=\\nPART_A=true\\n' {src}\n")
+            f.write('#!/bin/sh\n[ "$1" = --json ] || exit 9\n'
+                    f'echo \'{{"KSRC": "{src}", "KVERSION": "7.3.0-rc7", "KPKG": "", "PART_A": "true"}}\' >"$2"\n')
         os.chmod(os.path.join(d, "ci", "source"), 0o755)
         env = {k: v for k, v in os.environ.items()
                if k not in ("KCSAN", "ZSGATE_NO_KCSAN", "DEBUG", "SERIES", "ZSGATE_GATE_TEST_STEPS")}

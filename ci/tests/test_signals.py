@@ -44,7 +44,7 @@ wait
 
 STEPS = {
     "deps": "exit 0\n",
-    "source": '"$FAKE_DIR/fake-block" source\nprintf \'KSRC=%s\\nKVERSION=7.3.0\\nKPKG=fake\\nPART_A=true\\n\' "$FAKE_DIR/src"\n',
+    "source": '"$FAKE_DIR/fake-block" source\nprintf \'{"KSRC": "%s", "KVERSION": "7.3.0", "KPKG": "fake", "PART_A": "true"}\' "$FAKE_DIR/src" >"$2"\n',
     "tree": 'while [ $# -gt 0 ]; do case $1 in --name) n=$2; shift 2 ;; *) shift ;; esac; done\n'
             '"$FAKE_DIR/fake-block" tree\n'
             'mkdir -p "$ZSGATE_CACHE/work/$n"\nprintf \'TREE=%s\\nSERIES_ID=fake\\nPART_B=true\\n\' "$ZSGATE_CACHE/work/$n"\n',

@@ -6,6 +6,7 @@ download or unpack is redone; a full disk is one line naming the place and the s
 (issue 16). The archive: a tiny linux-source-7.3 .deb of ci/tests/fakesrc.py's tree, its
 Packages and Release (dpkg-scanpackages, apt-ftparchive), unsigned (ZSGATE_APT_TRUSTED=1).
 """
+import json
 import os
 import re
 import shutil
@@ -76,12 +77,15 @@ class SourceFaultTest(unittest.TestCase):
         self.cache = tempfile.mkdtemp(prefix="cache-", dir=self.tmp.name)
 
     def source(self, cache=None, mirror=None, **env):
+        return self.source_args([], cache, mirror, **env)
+
+    def source_args(self, args, cache=None, mirror=None, **env):
         e = dict(os.environ, ZSGATE_CACHE=cache or self.cache, ZSGATE_MIRROR=mirror or self.mirror,
                  ZSGATE_APT_TRUSTED="1", **env)
         for k in ("KDIR", "BASE", "ZSGATE_KPKG", "ZSGATE_REFRESH", "ZSGATE_VERIFY_SOURCE"):
             if k not in env:
                 e.pop(k, None)
-        return subprocess.run([os.path.join(CI, "source")], env=e, capture_output=True, text=True)
+        return subprocess.run([os.path.join(CI, "source"), *args], env=e, capture_output=True, text=True)
 
     def ksrc(self, r):
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -89,6 +93,22 @@ class SourceFaultTest(unittest.TestCase):
 
     def deb(self, cache=None):
         return os.path.join(cache or self.cache, "apt/archives", DEB)
+
+    def test_json_and_ksrc_outputs(self):
+        """--json FILE: the same four values as the assignments, in a file, stdout empty
+        (treeprep.find_source reads it); --ksrc: the path alone."""
+        want = dict(line.split("=", 1) for line in self.source().stdout.splitlines())
+        with tempfile.TemporaryDirectory() as t:
+            r = self.source_args(["--json", os.path.join(t, "s.json")])
+            self.assertEqual((r.returncode, r.stdout), (0, ""), r.stderr)
+            with open(os.path.join(t, "s.json")) as f:
+                got = json.load(f)
+        self.assertEqual(sorted(got), ["KPKG", "KSRC", "KVERSION", "PART_A"])
+        self.assertEqual(got["KSRC"], want["KSRC"])
+        self.assertTrue(got["KPKG"].startswith(PKG + " "), got)
+        r = self.source_args(["--ksrc"])
+        self.assertEqual(r.stdout, want["KSRC"] + "\n")
+        self.assertNotEqual(self.source_args(["--bogus"]).returncode, 0)
 
     def test_cold_then_cached(self):
         r = self.source()

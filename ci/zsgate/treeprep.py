@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shutil
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -384,26 +383,26 @@ def prepare(ksrc: str, tree: str, series: Optional[Series], kunit_dir: str) -> D
 
 
 def find_source(ci_dir: str, environ: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
-    """ci/source's assignments (KSRC, KVERSION, KPKG, PART_A) for @environ's KDIR / BASE
+    """ci/source's result (KSRC, KVERSION, KPKG, PART_A) for @environ's KDIR / BASE
     (None: this process's environment as it is; a mapping: KDIR, BASE and ZSGATE_KPKG only as
-    it gives them), its progress passed on to stderr; TreeError when it fails or names no
-    KSRC. For Python callers (ci/mutants, ci/bench); ci/gate evals them."""
+    it gives them), read from the JSON file `ci/source --json` writes; its progress goes
+    straight to stderr as it happens. TreeError when it fails or names no KSRC."""
     env = dict(os.environ)
     if environ is not None:
         env = {k: v for k, v in env.items() if k not in ("KDIR", "BASE", "ZSGATE_KPKG")}
         env.update(environ)
-    r = subprocess.run([os.path.join(ci_dir, "source")], capture_output=True, text=True, env=env)
-    if r.returncode != 0:
-        raise TreeError(f"ci/source failed: {r.stderr.strip()[-300:]}")
-    sys.stderr.write(r.stderr)
-    out: Dict[str, str] = {}
-    for line in r.stdout.splitlines():
-        k, eq, v = line.partition("=")
-        if eq:
-            try:
-                out[k.strip()] = (shlex.split(v) or [""])[0]
-            except ValueError:
-                out[k.strip()] = v
-    if "KSRC" not in out:
-        raise TreeError("ci/source printed no KSRC")
+    with tempfile.TemporaryDirectory(prefix="zsgate-source-") as tmp:
+        path = os.path.join(tmp, "source.json")
+        rc = subprocess.run([os.path.join(ci_dir, "source"), "--json", path],
+                            stdout=subprocess.DEVNULL, env=env).returncode
+        if rc != 0:
+            raise TreeError(f"ci/source failed (exit {rc}): its messages are above")
+        try:
+            with open(path, encoding="utf-8") as h:
+                got = json.load(h)
+        except (OSError, ValueError) as e:
+            raise TreeError(f"ci/source wrote no result: {e}") from e
+    out = {str(k): str(v) for k, v in got.items()} if isinstance(got, dict) else {}
+    if not out.get("KSRC"):
+        raise TreeError("ci/source named no KSRC")
     return out
