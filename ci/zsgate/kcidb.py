@@ -33,20 +33,24 @@ Objects (ids are "zsgate:<run-id>..."; origin "zsgate", or the one given with --
             complete gets a MISS for each case its sibling VM runs (same filter) ran and it
             did not. Skip reasons go into misc.reason.
 
+main() is ci/kcidb (its usage is there); ci/gate calls it in-process.
+
 validate() checks a report against the schema (python3-jsonschema, Draft-07, as kcidb-io
 does), plus what jsonschema does not check everywhere: the "uri" and "date-time" formats
 (Debian's jsonschema 4.10 has no checker for either without extra packages), unique ids per
 object type, and that every checkout_id and build_id resolves within the report.
 """
 
+import argparse
 import datetime
 import hashlib
 import json
 import os
 import re
 import subprocess
+import sys
 import urllib.parse
-from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from . import rundir
 from .results import build_failure, find_splats, kcsan_reports, skip_reasons
@@ -716,3 +720,57 @@ def counts(doc: Dict[str, Any]) -> Dict[str, int]:
     for t in doc.get("tests", []):
         out[t.get("status", "?")] = out.get(t.get("status", "?"), 0) + 1
     return out
+
+
+def check(doc: Dict[str, Any]) -> int:
+    """validate() with its errors on stderr: 0 valid, 1 invalid or python3-jsonschema missing."""
+    try:
+        errs = validate(doc)
+    except ImportError:
+        print("zsgate: kcidb: python3-jsonschema is missing (ci/deps installs it): not validated",
+              file=sys.stderr)
+        return 1
+    for e in errs[:30]:
+        print(f"zsgate: kcidb: invalid: {e}", file=sys.stderr)
+    if len(errs) > 30:
+        print(f"zsgate: kcidb: ... and {len(errs) - 30} more", file=sys.stderr)
+    return 1 if errs else 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """ci/kcidb RUN_DIR [--base-url URL] [--origin NAME] [--out FILE] | --check FILE."""
+    ap = argparse.ArgumentParser(prog="ci/kcidb", description="write RUN_DIR/kcidb.json, the run as a "
+                                 "KCIDB report (I/O schema v5.3)")
+    ap.add_argument("run_dir", nargs="?")
+    ap.add_argument("--base-url", default=os.environ.get("ZSGATE_KCIDB_BASE_URL") or None)
+    ap.add_argument("--origin", default=os.environ.get("ZSGATE_KCIDB_ORIGIN") or ORIGIN)
+    ap.add_argument("--out")
+    ap.add_argument("--check", metavar="FILE")
+    a = ap.parse_args(argv)
+    if a.check:
+        with open(a.check, encoding="utf-8") as f:
+            doc = json.load(f)
+        rc = check(doc)
+        c = counts(doc)
+        print(f"{a.check}: {c['checkouts']} checkout(s), {c['builds']} build(s), {c['tests']} test(s): "
+              + ("valid KCIDB v5.3" if rc == 0 else "NOT valid"))
+        return rc
+    if not a.run_dir or not os.path.isfile(rundir.path(a.run_dir, rundir.META)):
+        print("usage: ci/kcidb RUN_DIR (a gate run directory with meta.json)", file=sys.stderr)
+        return 2
+    try:
+        doc = build_report(a.run_dir, a.base_url, a.origin)
+    except ValueError as e:
+        print(f"zsgate: kcidb: {e}", file=sys.stderr)
+        return 2
+    out = a.out or rundir.path(a.run_dir, rundir.KCIDB)
+    with open(out + ".tmp", "w", encoding="utf-8") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+    os.replace(out + ".tmp", out)
+    rc = check(doc)
+    c = counts(doc)
+    st = ", ".join(f"{k} {c[k]}" for k in ("PASS", "FAIL", "SKIP", "ERROR", "MISS", "DONE") if c.get(k))
+    print(f"{out}: {c['checkouts']} checkout, {c['builds']} build(s), {c['tests']} test(s)"
+          + (f" ({st})" if st else "") + ": " + ("valid KCIDB v5.3" if rc == 0 else "NOT valid"), flush=True)
+    return rc

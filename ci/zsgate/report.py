@@ -1,8 +1,20 @@
 # SPDX-License-Identifier: GPL-2.0
-"""report.md from summary.json and ab.json (ci/report). No third-party modules."""
+"""report.md from summary.json and ab.json (ci/report, main()). No third-party modules.
 
-from typing import Any, Callable, Dict, List, NamedTuple, Optional
+main(): RUN_DIR/report.md (verdict first, A/B tables, runs) and report.png. Reads
+RUN_DIR/summary.json (ci/summary) and RUN_DIR/ab.json (ci/ab) when present. The plot is
+drawn by ci/zsgate/plot.py with Debian's /usr/bin/python3 (python3-matplotlib;
+ZSGATE_PLOT_PYTHON to override); without matplotlib the report says so and has no picture.
+Exit 0 when the report was written (the verdict is ci/summary's exit code, not this one).
+"""
 
+import json
+import os
+import subprocess
+import sys
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence
+
+from zsgate import rundir
 from zsgate.ab import CPU_MARGIN, MARGIN, POOLED_MARGIN, boot_order, median, rule_summary
 
 
@@ -311,3 +323,43 @@ def render(run_id: str, summary: Optional[Dict[str, Any]], abd: Optional[Dict[st
     if sp:
         out += ["## Kernel splats", ""] + [f"- `{s['run']}`: `{s['line']}`" for s in sp[:20]] + [""]
     return "\n".join(out)
+
+
+def _load(path: str) -> Any:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def main(argv: Sequence[str]) -> int:
+    """ci/report RUN_DIR: write report.md (and report.png), say where; exit 2 on a usage error."""
+    if len(argv) != 1 or not os.path.isdir(argv[0]):
+        print("usage: ci/report RUN_DIR", file=sys.stderr)
+        return 2
+    d = argv[0]
+    summary = _load(rundir.path(d, rundir.SUMMARY))
+    abd = _load(rundir.path(d, rundir.AB))
+    png = None
+    py = os.environ.get("ZSGATE_PLOT_PYTHON", "/usr/bin/python3")
+    if abd is not None and abd.get("entries"):
+        plot = os.path.join(os.path.dirname(os.path.abspath(__file__)), "plot.py")
+        r = subprocess.run([py, plot, rundir.path(d, rundir.AB), rundir.path(d, rundir.REPORT_PNG)],
+                           capture_output=True, text=True)
+        if r.returncode == 0:
+            png = rundir.REPORT_PNG
+        else:
+            print(f"ci/report: no plot ({py} zsgate/plot.py: {r.stderr.strip().splitlines()[-1:]})",
+                  file=sys.stderr)
+    text = render(os.path.basename(os.path.realpath(d)), summary, abd, png)
+    if abd is not None and png is None:
+        text += "\n(no report.png: matplotlib was not available to " + py + ")\n"
+    with open(rundir.path(d, rundir.REPORT_MD), "w", encoding="utf-8") as f:
+        f.write(text + "\n")
+    print(f"report: {rundir.path(d, rundir.REPORT_MD)}" + (f" and {png}" if png else ""), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
