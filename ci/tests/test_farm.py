@@ -3,12 +3,11 @@
 that ci/summary and ci/kcidb read like a gate's."""
 import json
 import os
-import subprocess
 import tempfile
 import unittest
 
 from zsgate import abrun, farm
-from tests import fakesrc
+from tests import fakesrc, summarize
 
 CI = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(CI, "tests", "data", "kcidb-run")
@@ -144,8 +143,7 @@ class FarmTest(unittest.TestCase):
                          [[(c["name"], c["status"]) for c in g["test_cases"]] for g in ref["sub_groups"]])
 
     def run_cli(self, out, *specs, extra=()):
-        return subprocess.run([os.path.join(CI, "farm-collect"), "--out", out, "--tree", self.tree, *extra, *specs],
-                              capture_output=True, text=True)
+        return summarize.call(farm.main, ["--out", out, "--tree", self.tree, *extra, *specs])
 
     def test_cli_writes_a_run_dir_with_a_valid_kcidb_report(self):
         log = self.write("zram.log", ksft_log([("zram_free", ["munmap.mb64.latency"])]))
