@@ -5,11 +5,10 @@ import json
 import os
 import random
 import subprocess
-import sys
 import tempfile
 import unittest
 
-from zsgate import ab, vm
+from zsgate import ab, abrun, report, vm, vmrun
 from zsgate.report import cpu_rows, percall_rows, render
 from tests import summarize
 
@@ -301,7 +300,7 @@ class ReportAndSummaryTest(unittest.TestCase):
             self.meta(d)
             write_ab(d, 1.0, labels=("base", "base2"))
             summarize.run(d)
-            r = subprocess.run([sys.executable, os.path.join(CI, "report"), d], capture_output=True, text=True)
+            r = summarize.call(report.main, [d])
             self.assertEqual(r.returncode, 0, r.stderr)
             with open(os.path.join(d, "report.md")) as f:
                 text = f.read()
@@ -357,8 +356,7 @@ class PooledTest(unittest.TestCase):
 class CliTest(unittest.TestCase):
     def test_vm_without_kernel_is_no_result(self):
         with tempfile.TemporaryDirectory() as d:
-            r = subprocess.run([sys.executable, os.path.join(CI, "vm"), "--tree", d, "--arch", "x86_64",
-                                "--out", d, "--name", "t"], capture_output=True, text=True)
+            r = summarize.call(vmrun.main, ["--tree", d, "--arch", "x86_64", "--out", d, "--name", "t"])
             self.assertEqual(r.returncode, 2)
             self.assertIn("no kernel at", r.stderr)
 
@@ -376,8 +374,7 @@ class CliTest(unittest.TestCase):
                         json.dump({"status": "complete", "seconds": 30, "problems": [], "splats": [],
                                    "counts": {"pass": 3, "fail": 0, "skip": 0},
                                    "env": {"ZSGATE_ROUNDS": "2", "ZSGATE_QUICK": "1"}}, fh)
-            r = subprocess.run([sys.executable, os.path.join(CI, "ab"), "--base", "B", "--patched", "P",
-                                "--out", d, "--reanalyze"], capture_output=True, text=True)
+            r = summarize.call(abrun.main, ["--base", "B", "--patched", "P", "--out", d, "--reanalyze"])
             self.assertEqual(r.returncode, 1, r.stderr)
             with open(os.path.join(d, "ab.json")) as fh:
                 doc = json.load(fh)
@@ -597,8 +594,7 @@ class PrevTest(unittest.TestCase):
                     json.dump({"status": "complete", "seconds": 30, "problems": [], "splats": [],
                                "counts": {"pass": 3, "fail": 0, "skip": 0},
                                "env": {"ZSGATE_ROUNDS": "2", "ZSGATE_QUICK": "1"}}, fh)
-        r = subprocess.run([sys.executable, os.path.join(CI, "ab"), "--base", "B", "--patched", "P",
-                            "--out", d, "--reanalyze", *extra], capture_output=True, text=True)
+        r = summarize.call(abrun.main, ["--base", "B", "--patched", "P", "--out", d, "--reanalyze", *extra])
         with open(os.path.join(d, "ab.json")) as fh:
             return r, json.load(fh)
 
@@ -639,7 +635,7 @@ class PrevTest(unittest.TestCase):
     def test_labels_must_match_the_kernels(self):
         with tempfile.TemporaryDirectory() as d:
             for extra in (["--labels", "a,b,c"], ["--prev", "V", "--labels", "a,b,a"], ["--labels", "a"]):
-                r = subprocess.run([sys.executable, os.path.join(CI, "ab"), "--base", "B", "--patched", "P",
-                                    "--out", d, "--reanalyze", *extra], capture_output=True, text=True)
+                r = summarize.call(abrun.main, ["--base", "B", "--patched", "P", "--out", d, "--reanalyze",
+                                                *extra])
                 self.assertEqual(r.returncode, 2, (extra, r.stderr))
                 self.assertIn("distinct names", r.stderr)

@@ -2,8 +2,6 @@
 """Bounded failure (issue 18 item 4, issue 16 rows 1-2): the kernel arguments of the
 bounded mode, naming the case a crashed or timed-out run was in, the verdict saying so,
 and ci/ab not booting a kernel that crashed again (fake kunit.py and fake QEMU)."""
-import importlib.machinery
-import importlib.util
 import json
 import os
 import signal
@@ -12,7 +10,7 @@ import tempfile
 import time
 import unittest
 
-from zsgate import bounded, build
+from zsgate import bounded, build, vmrun
 from tests import summarize
 from tests.test_build import fake_tree, load, read, write
 
@@ -23,14 +21,6 @@ DATA = os.path.join(CI, "tests", "data", "crash")
 def lines(name):
     with open(os.path.join(DATA, name), encoding="utf-8") as f:
         return f.readlines()
-
-
-def load_ci_vm():
-    loader = importlib.machinery.SourceFileLoader("ci_vm", os.path.join(CI, "vm"))
-    spec = importlib.util.spec_from_loader("ci_vm", loader)
-    mod = importlib.util.module_from_spec(spec)
-    loader.exec_module(mod)
-    return mod
 
 
 class ClassifyTest(unittest.TestCase):
@@ -143,7 +133,7 @@ class KernelArgsTest(unittest.TestCase):
         self.assertNotIn("panic_on_warn=1", v)
 
     def test_ci_vm_command_lines(self):
-        vm = load_ci_vm()
+        vm = vmrun
         q = vm.qemu_command("bzImage", "initrd", 2048, True)
         self.assertIn("-no-reboot", q)
         append = q[q.index("-append") + 1].split()

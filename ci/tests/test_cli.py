@@ -1,8 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0
 """ci/zsgate/cli.py and ./zsgate: every verb parses, its options become the environment and
-arguments of the ci/ executable it runs (a fake runner: nothing real runs), the Makefile's
-targets are one-liners over it, `make help` is the CLI's help, bad options exit 2."""
+arguments of the step it runs (a ci/ executable, or in-process the module main() that its
+ci/ wrapper calls; a fake runner: nothing real runs), the Makefile's targets are one-liners
+over it, `make help` is the CLI's help, bad options exit 2; the real runner's Commands and
+Calls."""
+import ast
 import contextlib
+import importlib
 import io
 import os
 import re
@@ -10,8 +14,10 @@ import shlex
 import shutil
 import subprocess
 import sys
+import types
 import unittest
 from typing import Dict, List, Mapping, Optional, Tuple
+from unittest import mock
 
 from zsgate import cli
 
@@ -19,7 +25,8 @@ CI = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROOT = os.path.dirname(CI)
 ZSGATE = os.path.join(ROOT, "zsgate")
 
-# The least command line of each verb, and the ci/ program its plan ends with.
+# The least command line of each verb, and the ci/ program its plan ends with: a Command of
+# it, or a Call of the module main() the ci/ program wraps (WRAPS).
 MINIMAL: Dict[str, Tuple[List[str], str]] = {
     "gate": ([], "gate"),
     "check": ([], "check"),
@@ -44,6 +51,11 @@ MINIMAL: Dict[str, Tuple[List[str], str]] = {
     "test-tools": ([], "python3"),
 }
 
+# ci/ wrapper -> the zsgate module whose main() it calls (and a Call of the verb runs)
+WRAPS: Dict[str, str] = {"vm": "vmrun", "ab": "abrun", "bench": "benchrun", "summary": "summary",
+                         "report": "report", "meta": "rundir", "export": "export", "farm-collect": "farm",
+                         "kcidb": "kcidb"}
+
 ENV = {"PATH": "/usr/bin:/bin", "OUT": "/o"}
 
 
@@ -66,12 +78,24 @@ def plan(*argv: str, environ: Optional[Mapping[str, str]] = None) -> cli.Plan:
     return fake.plans[0]
 
 
-def last(*argv: str, environ: Optional[Mapping[str, str]] = None) -> cli.Command:
+def last(*argv: str, environ: Optional[Mapping[str, str]] = None) -> cli.Step:
     return plan(*argv, environ=environ)[-1]
 
 
-def env_of(cmd: cli.Command) -> Dict[str, str]:
+def env_of(cmd: cli.Step) -> Dict[str, str]:
     return dict(cmd.env)
+
+
+def prog(st: cli.Step) -> str:
+    """The ci/ program a step is: a Command's executable, a Call's wrapper (WRAPS)."""
+    if isinstance(st, cli.Call):
+        return next(w for w, m in WRAPS.items() if m == st.module)
+    return os.path.basename(st.argv[0])
+
+
+def args(st: cli.Step) -> Tuple[str, ...]:
+    """The arguments the ci/ program gets (a Call's main() the same)."""
+    return st.argv if isinstance(st, cli.Call) else st.argv[1:]
 
 
 def usage_error(*argv: str) -> int:
@@ -90,13 +114,29 @@ class EveryVerbTest(unittest.TestCase):
         self.assertEqual(sorted(MINIMAL), sorted(v.name for v in cli.VERBS))
 
     def test_every_verb_parses_and_runs_its_program(self):
-        for verb, (args, prog) in MINIMAL.items():
+        for verb, (argv, want) in MINIMAL.items():
             with self.subTest(verb=verb):
-                cmd = last(verb, *args)
-                self.assertEqual(os.path.basename(cmd.argv[0]), prog)
-                if prog != "python3":
-                    self.assertEqual(cmd.argv[0], os.path.join(CI, prog))
-                    self.assertTrue(os.access(cmd.argv[0], os.X_OK), cmd.argv[0])
+                st = last(verb, *argv)
+                self.assertEqual(prog(st), want)
+                if isinstance(st, cli.Call):
+                    self.assertTrue(callable(getattr(importlib.import_module("zsgate." + st.module), "main")))
+                elif want != "python3":
+                    self.assertEqual(st.argv[0], os.path.join(CI, want))
+                    self.assertTrue(os.access(st.argv[0], os.X_OK), st.argv[0])
+
+    def test_a_wrapper_verb_is_a_call_and_its_wrapper_calls_the_same_main(self):
+        for w, mod in WRAPS.items():
+            with self.subTest(wrapper=w):
+                with open(os.path.join(CI, w), encoding="utf-8") as f:
+                    text = f.read()
+                self.assertIn(f"from zsgate import {mod}  # noqa: E402", text)
+                self.assertIn(f"sys.exit({mod}.main(sys.argv[1:]))", text)
+                body = ast.parse(text).body   # the docstring, imports, the sys.path line, __main__
+                self.assertLessEqual(len(body), 6, "a wrapper, not the logic")
+                self.assertTrue(os.access(os.path.join(CI, w), os.X_OK))
+        for verb, (argv, want) in MINIMAL.items():
+            with self.subTest(verb=verb):
+                self.assertEqual(isinstance(last(verb, *argv), cli.Call), want in WRAPS)
 
     def test_a_verb_alone_sets_nothing_for_gate_and_check(self):
         # no option: the caller's environment (the Makefile's exports) is what ci/gate reads
@@ -178,7 +218,7 @@ class StepTest(unittest.TestCase):
         c = last("vm", "--tree", "/t", "--arch", "um", "--name", "v", "--out", "/r", "--all", "--full",
                  "--env", "A=1", "--env", "B=2", "--mem", "1024", "--reuse", "--build-dir", ".kunit-um",
                  "--cache", "/c")
-        self.assertEqual(c.argv[1:], ("--tree", "/t", "--arch", "um", "--out", "/r", "--name", "v", "--all",
+        self.assertEqual(args(c), ("--tree", "/t", "--arch", "um", "--out", "/r", "--name", "v", "--all",
                                       "--full", "--env", "A=1", "--env", "B=2", "--mem", "1024",
                                       "--build-dir", ".kunit-um", "--reuse"))
         self.assertEqual(c.env, (("ZSGATE_CACHE", "/c"),))
@@ -188,40 +228,40 @@ class StepTest(unittest.TestCase):
     def test_ab_trees_are_ci_ab_base_and_patched(self):
         c = last("ab", "--base-tree", "/b", "--patched-tree", "/p", "--out", "/r", "--rounds", "3",
                  "--margin", "0.1", "--reanalyze")
-        self.assertEqual(c.argv[1:], ("--base", "/b", "--patched", "/p", "--out", "/r", "--rounds", "3",
+        self.assertEqual(args(c), ("--base", "/b", "--patched", "/p", "--out", "/r", "--rounds", "3",
                                       "--margin", "0.1", "--reanalyze"))
         c = last("ab", "--base-tree", "/b", "--patched-tree", "/p", "--prev-tree", "/v", "--out", "/r",
                  "--labels", "b,p,v")
-        self.assertEqual(c.argv[1:], ("--base", "/b", "--patched", "/p", "--prev", "/v", "--out", "/r",
+        self.assertEqual(args(c), ("--base", "/b", "--patched", "/p", "--prev", "/v", "--out", "/r",
                                       "--labels", "b,p,v"))
         c = last("ab", "--base-tree", "/b", "--patched-tree", "/b", "--out", "/r", "--rounds", "80",
                  "--percall-only", "--windows", "4")
-        self.assertEqual(c.argv[1:], ("--base", "/b", "--patched", "/b", "--out", "/r", "--rounds", "80",
+        self.assertEqual(args(c), ("--base", "/b", "--patched", "/b", "--out", "/r", "--rounds", "80",
                                       "--percall-only", "--windows", "4"))
         self.assertIn("--no-percall", last("ab", "--base-tree", "/b", "--patched-tree", "/p", "--out", "/r",
                                                "--no-percall").argv)
 
     def test_summary_and_report_default_to_out_latest(self):
-        self.assertEqual(last("summary").argv[1:], ("/o/latest",))
-        self.assertEqual(last("summary", "--out", "/x").argv[1:], ("/x/latest",))
-        self.assertEqual(last("summary", "/run", "--kcsan-all").argv[1:], ("/run",))
+        self.assertEqual(args(last("summary")), ("/o/latest",))
+        self.assertEqual(args(last("summary", "--out", "/x")), ("/x/latest",))
+        self.assertEqual(args(last("summary", "/run", "--kcsan-all")), ("/run",))
         self.assertEqual(last("summary", "/run", "--kcsan-all").env, (("ZSGATE_KCSAN_ALL", "1"),))
         p = plan("report", "/run")
-        self.assertEqual([(os.path.basename(c.argv[0]), c.argv[1:], c.must_pass) for c in p],
+        self.assertEqual([(prog(c), args(c), c.must_pass) for c in p],
                          [("summary", ("/run",), False), ("report", ("/run",), True)])
-        self.assertEqual(last("summary", environ={}).argv[1:], (os.path.join(ROOT, "out", "latest"),))
+        self.assertEqual(args(last("summary", environ={})), (os.path.join(ROOT, "out", "latest"),))
 
     def test_tree_and_farm_collect(self):
         c = last("tree", "--kdir", "/k", "--name", "patched", "--series", "s", "--tree", "/w")
-        self.assertEqual(c.argv[1:], ("--ksrc", "/k", "--name", "patched", "--series", "s", "--tree", "/w"))
+        self.assertEqual(args(c), ("--ksrc", "/k", "--name", "patched", "--series", "s", "--tree", "/w"))
         c = last("farm-collect", "--tree", "/t", "--out", "/r", "--ab-env", "A=1", "a=b", "c=d")
-        self.assertEqual(c.argv[1:], ("--out", "/r", "--tree", "/t", "--ab-env", "A=1", "a=b", "c=d"))
+        self.assertEqual(args(c), ("--out", "/r", "--tree", "/t", "--ab-env", "A=1", "a=b", "c=d"))
 
     def test_meta(self):
         c = last("meta", "/r", "add-step", "kunit", "10", "20", "0")
-        self.assertEqual((os.path.basename(c.argv[0]), c.argv[1:]),
+        self.assertEqual((prog(c), args(c)),
                          ("meta", ("/r", "add-step", "kunit", "10", "20", "0")))
-        self.assertEqual(last("meta", "/r", "note", "why", "--no-vm given").argv[1:],
+        self.assertEqual(args(last("meta", "/r", "note", "why", "--no-vm given")),
                          ("/r", "note", "why", "--no-vm given"))
         with self.assertRaises(SystemExit):
             cli.parse(["meta", "/r", "frobnicate"])
@@ -232,32 +272,32 @@ class CatalogueAndHostTest(unittest.TestCase):
         p = plan("mutants", "--only", "a,b", "--skip-ab")
         self.assertEqual([os.path.basename(c.argv[0]) for c in p], ["deps", "mutants"])
         self.assertTrue(p[0].must_pass)
-        self.assertEqual(p[1].argv[1:], ("--only", "a,b", "--skip-ab"))
+        self.assertEqual(args(p[1]), ("--only", "a,b", "--skip-ab"))
         self.assertEqual([os.path.basename(c.argv[0]) for c in plan("mutants", "--list")], ["mutants"])
 
     def test_examples(self):
         p = plan("examples", "--only", "x", "--ab", "--archs", "um")
         self.assertEqual([os.path.basename(c.argv[0]) for c in p], ["deps", "examples"])
-        self.assertEqual(p[1].argv[1:], ("--only", "x", "--ab"))
+        self.assertEqual(args(p[1]), ("--only", "x", "--ab"))
         self.assertEqual(p[1].env, (("ARCHS", "um"),))
         self.assertEqual(len(plan("examples", "--rejudge", "/o/examples-1")), 1)
 
     def test_host_tests_write_under_out(self):
         c = last("selftests", "--quick", "--ksrc", "/k")
-        self.assertEqual(c.argv[1:], ("--quick",))
+        self.assertEqual(args(c), ("--quick",))
         self.assertEqual(env_of(c), {"KSRC": "/k", "OUT": "/o/selftests-host"})
-        self.assertEqual(last("selftests", "--", "-c", "zram_free").argv[1:], ("--", "-c", "zram_free"))
+        self.assertEqual(args(last("selftests", "--", "-c", "zram_free")), ("--", "-c", "zram_free"))
         self.assertEqual(env_of(last("selftests-faults", "--out", "/x"))["OUT"], "/x/selftests-faults")
         c = last("kselftest-tar", "--static", "--check")
-        self.assertEqual((c.argv[1:], env_of(c)["OUT"]), (("--static", "--check"), "/o"))
+        self.assertEqual((args(c), env_of(c)["OUT"]), (("--static", "--check"), "/o"))
 
     def test_export_series_from_option_or_environment(self):
-        self.assertEqual(last("export").argv[1:], ("--out", "/o/export"))
-        self.assertEqual(last("export", environ={**ENV, "SERIES": "none"}).argv[1:], ("--out", "/o/export"))
-        self.assertEqual(last("export", environ={**ENV, "SERIES": "/s"}).argv[1:],
+        self.assertEqual(args(last("export")), ("--out", "/o/export"))
+        self.assertEqual(args(last("export", environ={**ENV, "SERIES": "none"})), ("--out", "/o/export"))
+        self.assertEqual(args(last("export", environ={**ENV, "SERIES": "/s"})),
                          ("--out", "/o/export", "--series", "/s"))
         c = last("export", "--series", "/t", "--signoff", "A <a@b>", "--kernelci", environ={**ENV, "SERIES": "/s"})
-        self.assertEqual(c.argv[1:], ("--out", "/o/export", "--series", "/t", "--signoff", "A <a@b>",
+        self.assertEqual(args(c), ("--out", "/o/export", "--series", "/t", "--signoff", "A <a@b>",
                                       "--kernelci"))
 
     def test_source_and_doctor(self):
@@ -304,7 +344,8 @@ class UsageErrorTest(unittest.TestCase):
 
 
 class RunPlanTest(unittest.TestCase):
-    """The real runner, in a child Python (the last command replaces the process)."""
+    """The real runner: Commands in a child Python (the last command replaces the process),
+    Calls in this one."""
 
     def run_plan(self, plan: str) -> subprocess.CompletedProcess:
         code = ("import os, sys; sys.path.insert(0, sys.argv[1]); from zsgate.cli import Command as C, run_plan; "
@@ -320,6 +361,36 @@ class RunPlanTest(unittest.TestCase):
     def test_a_failed_must_pass_command_ends_the_plan(self):
         r = self.run_plan("(C(('sh', '-c', 'exit 4')), C(('sh', '-c', 'echo ran')))")
         self.assertEqual((r.returncode, r.stdout), (4, ""))
+
+    def test_a_call_runs_in_process_with_its_environment_then_restores_it(self):
+        seen: List[Tuple[List[str], Optional[str], Optional[str]]] = []
+
+        def main(argv: List[str]) -> int:
+            seen.append((argv, os.environ.get("ZS_T_X"), os.environ.get("ZS_T_KEEP")))
+            os.environ["ZS_T_LEAK"] = "1"
+            return int(argv[0])
+
+        fake = types.ModuleType("zsgate._test_call")
+        setattr(fake, "main", main)
+        with mock.patch.dict(sys.modules, {"zsgate._test_call": fake}), \
+                mock.patch.dict(os.environ, {"ZS_T_KEEP": "k"}):
+            rc = cli.run_plan((cli.Call("_test_call", ("3",), (("ZS_T_X", "x"),), must_pass=False),
+                               cli.Call("_test_call", ("5",))), os.environ)
+            self.assertEqual(rc, 5)
+            self.assertEqual(seen, [(["3"], "x", "k"), (["5"], None, "k")])
+            self.assertNotIn("ZS_T_X", os.environ)
+            self.assertNotIn("ZS_T_LEAK", os.environ)
+            seen.clear()
+            self.assertEqual(cli.run_plan((cli.Call("_test_call", ("4",)), cli.Call("_test_call", ("0",))),
+                                          os.environ), 4)
+            self.assertEqual([a for a, _, _ in seen], [["4"]])
+
+    def test_a_calls_usage_error_is_its_exit_code(self):
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            rc = cli.run_plan((cli.Call("abrun", ("--base", "/b")),), os.environ)
+        self.assertEqual(rc, 2)
+        self.assertIn("usage: ci/ab", err.getvalue())
 
     def test_zsgate_passes_the_step_exit_code_through(self):
         # ci/tree exits 1 for a source that is not a kernel tree (after argparse accepted it)

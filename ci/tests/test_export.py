@@ -9,8 +9,9 @@ import tempfile
 import unittest
 
 from zsgate.export import ExportError, add_maintainers, add_target, export
+from zsgate.export import main as export_main
 from zsgate.series import read_series
-from tests import fakesrc
+from tests import fakesrc, summarize
 
 CI = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -253,16 +254,15 @@ class ExportTest(unittest.TestCase):
             self.run_export()
 
     def test_cli_exit_codes(self):
-        ci = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        cmd = [os.path.join(ci, "export"), "--ksrc", self.src, "--out", self.out, "--kunit-dir", self.kunit,
-               "--selftests-dir", self.selftests, "--configs", *self.configs, "--signoff", IDENT]
+        args = ["--ksrc", self.src, "--out", self.out, "--kunit-dir", self.kunit,
+                "--selftests-dir", self.selftests, "--configs", *self.configs, "--signoff", IDENT]
         self.write(self.src, {"scripts/checkpatch.pl": CHECKPATCH % (0, 0)})
-        self.assertEqual(subprocess.run(cmd, capture_output=True).returncode, 0)
+        self.assertEqual(summarize.call(export_main, args).returncode, 0)
         self.write(self.src, {"scripts/checkpatch.pl": CHECKPATCH % (2, 1)})
-        r = subprocess.run(cmd, capture_output=True, text=True)
+        r = summarize.call(export_main, args)
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn("checkpatch --strict is not clean", r.stderr)
-        r = subprocess.run([cmd[0], "--ksrc", self.tmp.name] + cmd[3:], capture_output=True, text=True)
+        r = summarize.call(export_main, ["--ksrc", self.tmp.name] + args[2:])
         self.assertEqual(r.returncode, 2)
         self.assertIn("not a Linux source tree", r.stderr)
 

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 """The selftest scenarios' split agrees with the filters that select them by name: ci/ab's
-DEFAULT_FILTER names only fixtures of zsf_tests_latency.h, ci/vm's CORRECTNESS selects whole
+DEFAULT_FILTER (zsgate/abrun.py) names only fixtures of zsf_tests_latency.h, ci/vm's
+CORRECTNESS (zsgate/vmrun.py) selects whole
 fixtures (-f) only from zsf_tests_correctness.h or a collection's own file, neither selects
 the bench cases of zsf_tests_bench.h, every fixture.variant.test a filter names (-r) exists,
 and no gate script sets ZSGATE_CONTROL (the limit control's knob, for `make bench` only)."""
@@ -72,7 +73,7 @@ class LayoutTest(unittest.TestCase):
                           "zsf_tests_bench.h"])
 
     def test_ab_runs_latency_cases_only(self):
-        args = filter_args(script_constant(os.path.join(CI, "ab"), "DEFAULT_FILTER"))
+        args = filter_args(script_constant(os.path.join(CI, "zsgate", "abrun.py"), "DEFAULT_FILTER"))
         self.assertTrue(args)
         for kind, arg in args:
             self.assertIn(arg.split(".")[0], fixtures(self.latency), f"-{kind} {arg}")
@@ -86,7 +87,7 @@ class LayoutTest(unittest.TestCase):
         self.assertIn("percall", fixtures(self.latency))
 
     def test_gate_correctness_set_names_existing_cases(self):
-        args = filter_args(script_constant(os.path.join(CI, "vm"), "CORRECTNESS"))
+        args = filter_args(script_constant(os.path.join(CI, "zsgate", "vmrun.py"), "CORRECTNESS"))
         whole = [a for k, a in args if k == "f"]
         self.assertTrue(whole)
         for f in whole:
@@ -100,9 +101,9 @@ class LayoutTest(unittest.TestCase):
                 self.assertIn(arg, cases, f"{c} has no {arg}")
 
     def test_bench_cases_are_selected_by_neither(self):
-        for script, name in (("ab", "DEFAULT_FILTER"), ("vm", "CORRECTNESS")):
-            for kind, arg in filter_args(script_constant(os.path.join(CI, script), name)):
-                self.assertNotIn(arg.split(".")[0], fixtures(self.bench), f"ci/{script}: -{kind} {arg}")
+        for script, name in (("abrun.py", "DEFAULT_FILTER"), ("vmrun.py", "CORRECTNESS")):
+            for kind, arg in filter_args(script_constant(os.path.join(CI, "zsgate", script), name)):
+                self.assertNotIn(arg.split(".")[0], fixtures(self.bench), f"zsgate/{script}: -{kind} {arg}")
 
     def test_gate_never_sets_the_control_knob(self):
         """ZSGATE_CONTROL=1 turns the pool-baseline check off: only the bench may set it, for

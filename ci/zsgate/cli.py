@@ -5,25 +5,34 @@ Every Make target and every step of ci/ is a verb (argparse subparsers); the opt
 several verbs share are added by one function per group (add_source_opts, add_build_opts,
 add_path_opts, add_run_opts), as kunit.py's add_common_opts/add_build_opts do. The parsed
 options become one frozen request dataclass per verb (GateRequest, VmRequest, ...), and a
-request says what it runs as a plan: the executables in ci/ with the environment and
-arguments they read today (ci/gate reads KDIR, SERIES, ARCHS, ZSGATE_NO_VM, ...). The CLI
-adds nothing to them yet; it is one documented interface over them, and the place where
-their logic can move in-process later.
+request says what it runs as a plan of steps, each with the environment and arguments its
+program reads (ci/gate reads KDIR, SERIES, ARCHS, ZSGATE_NO_VM, ...):
+  Call     a Python step in this process: zsgate.<module>.main(argv), with its variables
+           set in os.environ for the call (put back after). The verbs whose ci/ program is
+           a wrapper of a module's main() (vm: vmrun, ab: abrun, bench: benchrun, summary,
+           report, meta: rundir, export, farm-collect: farm) run that main() directly.
+  Command  an executable of ci/ (the bash steps: ci/gate, ci/kunit, ci/check, ci/source,
+           ci/deps, ci/doctor, ci/selftests*, ci/kselftest-tar; and ci/tree, ci/mutants,
+           ci/examples, whose logic is not a module main() here yet).
 
 Options win over the environment; an option not given leaves the caller's environment as
 it is (the Makefile exports KDIR BASE SERIES PREV ARCHS JOBS ZSGATE_CACHE OUT DEBUG KCSAN, so
-`make gate KDIR=...` and `./zsgate gate --kdir ...` are the same run). The last command of
-a plan replaces this process (exec: its exit code is the verb's, signals reach it directly);
-earlier ones (ci/deps before ci/mutants, ci/summary before ci/report) run as children.
+`make gate KDIR=...` and `./zsgate gate --kdir ...` are the same run). A Command last in a
+plan replaces this process (exec: its exit code is the verb's, signals reach it directly);
+earlier Commands (ci/deps before ci/mutants) run as children. A Call's main() returns the
+exit code (summary before report: the first's is not the verb's); the step installs its
+own SIGTERM/SIGHUP handling as its ci/ wrapper would.
 docs/cli.md lists the verbs; `make help` is `./zsgate --help`.
 """
 
 import argparse
+import contextlib
+import importlib
 import os
 import subprocess
 import sys
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Mapping, Optional, Protocol, Sequence, Tuple, Union
 
 from .config import REFERENCE_SERIES
 
@@ -44,7 +53,19 @@ class Command:
     must_pass: bool = True
 
 
-Plan = Tuple[Command, ...]
+@dataclass(frozen=True)
+class Call:
+    """One Python step in this process: zsgate.<module>.main(list(argv)), with env set on
+    top of the caller's environment (os.environ) for the call, and whether its failure ends
+    the plan (with its exit code)."""
+    module: str
+    argv: Tuple[str, ...] = ()
+    env: Env = ()
+    must_pass: bool = True
+
+
+Step = Union[Command, Call]
+Plan = Tuple[Step, ...]
 Runner = Callable[[Plan, Mapping[str, str]], int]
 
 
@@ -300,7 +321,7 @@ class CheckRequest:
 
 @dataclass(frozen=True)
 class VmRequest:
-    """ci/vm: the kselftests in a VM of a tree's KUnit build."""
+    """ci/vm (zsgate.vmrun): the kselftests in a VM of a tree's KUnit build."""
     tree: str
     arch: str
     name: str
@@ -320,19 +341,19 @@ class VmRequest:
     build_only: bool = False
 
     def plan(self, environ: Mapping[str, str]) -> Plan:
-        argv = ci("vm", "--tree", self.tree, "--arch", self.arch, "--out", self.paths.out_root(environ),
-                  "--name", self.name) + _opt("--cases", self.cases) + _opt("--filter", self.filter) \
+        argv = ("--tree", self.tree, "--arch", self.arch, "--out", self.paths.out_root(environ),
+                "--name", self.name) + _opt("--cases", self.cases) + _opt("--filter", self.filter) \
             + _flag(self.all, "--all") + _flag(self.full, "--full") \
             + tuple(a for e in self.env for a in ("--env", e)) + _opt("--mem", _str(self.mem)) \
             + _opt("--timeout", _str(self.timeout)) + _flag(self.no_bounded, "--no-bounded") \
             + _opt("--build-dir", self.build_dir) + _opt("--bin", self.bin) + _flag(self.reuse, "--reuse") \
             + _flag(self.unstamped, "--unstamped") + _flag(self.build_only, "--build-only")
-        return (Command(argv, _pairs(("ZSGATE_CACHE", self.paths.cache))),)
+        return (Call("vmrun", argv, _pairs(("ZSGATE_CACHE", self.paths.cache))),)
 
 
 @dataclass(frozen=True)
 class AbRequest:
-    """ci/ab: the A/B latency run, base vs patched."""
+    """ci/ab (zsgate.abrun): the A/B latency run, base vs patched."""
     base_tree: str
     patched_tree: str
     paths: PathOpts
@@ -355,7 +376,7 @@ class AbRequest:
     windows: Optional[int] = None
 
     def plan(self, environ: Mapping[str, str]) -> Plan:
-        argv = ci("ab", "--base", self.base_tree, "--patched", self.patched_tree) + _opt("--prev", self.prev_tree) \
+        argv = ("--base", self.base_tree, "--patched", self.patched_tree) + _opt("--prev", self.prev_tree) \
             + ("--out", self.paths.out_root(environ)) + _opt("--arch", self.arch) \
             + _opt("--rounds", _str(self.rounds)) + _opt("--inner", _str(self.inner)) \
             + _opt("--sizes", self.sizes) + _opt("--filter", self.filter) \
@@ -365,12 +386,12 @@ class AbRequest:
             + _flag(self.judge_concurrent, "--judge-concurrent") + _flag(self.reanalyze, "--reanalyze") \
             + _flag(self.no_percall, "--no-percall") + _flag(self.percall_only, "--percall-only") \
             + _opt("--windows", _str(self.windows))
-        return (Command(argv, _pairs(("ZSGATE_CACHE", self.paths.cache))),)
+        return (Call("abrun", argv, _pairs(("ZSGATE_CACHE", self.paths.cache))),)
 
 
 @dataclass(frozen=True)
 class BenchRequest:
-    """ci/bench: 7.2, 7.3, 7.3 + the revision and the limit control in interleaved rounds at
+    """ci/bench (zsgate.benchrun): 7.2, 7.3, 7.3 + the revision and the limit control in interleaved rounds at
     the seed's sizes: bench.md/json/png (docs/bench.md)."""
     paths: PathOpts
     series: Optional[str] = None
@@ -381,11 +402,11 @@ class BenchRequest:
     reanalyze: Optional[str] = None
 
     def plan(self, environ: Mapping[str, str]) -> Plan:
-        argv = ci("bench") + _opt("--series", self.series) + _opt("--base72", self.base72) \
+        argv = _opt("--series", self.series) + _opt("--base72", self.base72) \
             + _opt("--rounds", _str(self.rounds)) + _opt("--inner", _str(self.inner)) \
             + _flag(self.quick, "--quick") + _opt("--reanalyze", self.reanalyze) \
             + ("--out", self.paths.out_root(environ))
-        return (Command(argv, _pairs(("ZSGATE_CACHE", self.paths.cache))),)
+        return (Call("benchrun", argv, _pairs(("ZSGATE_CACHE", self.paths.cache))),)
 
 
 def _run_dir(run_dir: Optional[str], paths: PathOpts, environ: Mapping[str, str]) -> str:
@@ -394,19 +415,20 @@ def _run_dir(run_dir: Optional[str], paths: PathOpts, environ: Mapping[str, str]
 
 @dataclass(frozen=True)
 class SummaryRequest:
-    """ci/summary: summary.json, the table and the verdict of a run dir (exit 0 on pass)."""
+    """ci/summary (zsgate.summary): summary.json, the table and the verdict of a run dir (exit 0 on pass)."""
     paths: PathOpts
     run_dir: Optional[str] = None
     kcsan_all: bool = False
 
     def plan(self, environ: Mapping[str, str]) -> Plan:
-        return (Command(ci("summary", _run_dir(self.run_dir, self.paths, environ)),
-                        _pairs(("ZSGATE_KCSAN_ALL", "1" if self.kcsan_all else None))),)
+        return (Call("summary", (_run_dir(self.run_dir, self.paths, environ),),
+                     _pairs(("ZSGATE_KCSAN_ALL", "1" if self.kcsan_all else None))),)
 
 
 @dataclass(frozen=True)
 class ReportRequest:
-    """ci/summary then ci/report: re-render report.md/report.png of a run dir (make report)."""
+    """ci/summary then ci/report (zsgate.summary, zsgate.report): re-render report.md/report.png
+    of a run dir (make report)."""
     paths: PathOpts
     run_dir: Optional[str] = None
 
@@ -414,7 +436,7 @@ class ReportRequest:
         d = _run_dir(self.run_dir, self.paths, environ)
         # The summary's exit code is the verdict, not a failure to render: as `make report`
         # always did, the report is written either way and its exit code is the verb's.
-        return (Command(ci("summary", d), must_pass=False), Command(ci("report", d)))
+        return (Call("summary", (d,), must_pass=False), Call("report", (d,)))
 
 
 @dataclass(frozen=True)
@@ -536,7 +558,8 @@ class HostTestsRequest:
 
 @dataclass(frozen=True)
 class ExportRequest:
-    """ci/export: the tests as a git format-patch series for the kernel, into <out>/export."""
+    """ci/export (zsgate.export): the tests as a git format-patch series for the kernel, into
+    <out>/export."""
     paths: PathOpts
     kdir: Optional[str] = None
     ksrc: Optional[str] = None
@@ -548,16 +571,16 @@ class ExportRequest:
 
     def plan(self, environ: Mapping[str, str]) -> Plan:
         series = self.series if self.series is not None else environ.get("SERIES", "")
-        argv = ci("export", "--out", os.path.join(self.paths.out_root(environ), "export")) \
+        argv = ("--out", os.path.join(self.paths.out_root(environ), "export")) \
             + _opt("--ksrc", self.ksrc) + (("--series", series) if series and series != "none" else ()) \
             + _opt("--signoff", self.signoff) + _flag(self.kernelci, "--kernelci") \
             + _opt("--subject-prefix", self.subject_prefix) + _flag(self.no_checkpatch, "--no-checkpatch")
-        return (Command(argv, _pairs(("KDIR", self.kdir), ("ZSGATE_CACHE", self.paths.cache))),)
+        return (Call("export", argv, _pairs(("KDIR", self.kdir), ("ZSGATE_CACHE", self.paths.cache))),)
 
 
 @dataclass(frozen=True)
 class FarmCollectRequest:
-    """ci/farm-collect: farm results (LAVA, tuxrun, KernelCI) into a run dir and a verdict."""
+    """ci/farm-collect (zsgate.farm): farm results (LAVA, tuxrun, KernelCI) into a run dir and a verdict."""
     tree: str
     specs: Tuple[str, ...]
     paths: PathOpts
@@ -568,23 +591,23 @@ class FarmCollectRequest:
     base_url: Optional[str] = None
 
     def plan(self, environ: Mapping[str, str]) -> Plan:
-        argv = ci("farm-collect", "--out", self.paths.out_root(environ), "--tree", self.tree) \
+        argv = ("--out", self.paths.out_root(environ), "--tree", self.tree) \
             + _opt("--series", self.series) + _opt("--kunit-tool", self.kunit_tool) \
             + tuple(a for e in self.ab_env for a in ("--ab-env", e)) + _opt("--origin", self.origin) \
             + _opt("--base-url", self.base_url) + self.specs
-        return (Command(argv),)
+        return (Call("farm", argv),)
 
 
 @dataclass(frozen=True)
 class MetaRequest:
-    """ci/meta: the run manifest RUN_DIR/meta.json (zsgate/rundir.py): init, add-run,
-    add-step, note."""
+    """ci/meta (zsgate.rundir): the run manifest RUN_DIR/meta.json: init, add-run, add-step,
+    note."""
     run_dir: str
     command: str
     args: Tuple[str, ...] = ()
 
     def plan(self, environ: Mapping[str, str]) -> Plan:
-        return (Command(ci("meta", self.run_dir, self.command, *self.args)),)
+        return (Call("rundir", (self.run_dir, self.command) + self.args),)
 
 
 @dataclass(frozen=True)
@@ -1052,25 +1075,62 @@ def parse(argv: Sequence[str]) -> Request:
     return verb.request(ns, parsers[verb.name])
 
 
-def merged_env(cmd: Command, environ: Mapping[str, str]) -> Dict[str, str]:
+def merged_env(cmd: Step, environ: Mapping[str, str]) -> Dict[str, str]:
     env = dict(environ)
     env.update(cmd.env)
     return env
 
 
+@contextlib.contextmanager
+def environment(env: Mapping[str, str]) -> Iterator[None]:
+    """os.environ is @env inside the block, what it was after it."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def call(step: Call, environ: Mapping[str, str]) -> int:
+    """zsgate.<module>.main(argv) in this process, in the step's environment; its exit code
+    (an argparse usage error's or a sys.exit()'s too)."""
+    mod = importlib.import_module(f"{__package__}.{step.module}")
+    main_: Callable[[List[str]], int] = getattr(mod, "main")
+    with environment(merged_env(step, environ)):
+        try:
+            rc = main_(list(step.argv))
+        except SystemExit as e:
+            rc = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+    return rc
+
+
 def run_plan(plan: Plan, environ: Mapping[str, str]) -> int:
-    """Run the plan: every command but the last as a child, the last in place of this
-    process (exec), so that its exit code and signals are the verb's."""
-    for cmd in plan[:-1]:
-        rc = subprocess.run(list(cmd.argv), env=merged_env(cmd, environ), cwd=cmd.cwd).returncode
-        if rc != 0 and cmd.must_pass:
-            return rc
-    last = plan[-1]
-    sys.stdout.flush()
-    sys.stderr.flush()
-    if last.cwd:
-        os.chdir(last.cwd)
-    os.execvpe(last.argv[0], list(last.argv), merged_env(last, environ))
+    """Run the plan in order: a Call in this process, a Command as a child, and a Command
+    that is last in place of this process (exec), so that its exit code and signals are
+    the verb's. A failed must_pass step ends the plan with its exit code."""
+    for i, st in enumerate(plan):
+        if isinstance(st, Call):
+            rc = call(st, environ)
+            if i == len(plan) - 1 or (rc != 0 and st.must_pass):
+                return rc
+            continue
+        if i < len(plan) - 1:
+            rc = subprocess.run(list(st.argv), env=merged_env(st, environ), cwd=st.cwd).returncode
+            if rc != 0 and st.must_pass:
+                return rc
+            continue
+        sys.stdout.flush()
+        sys.stderr.flush()
+        if st.cwd:
+            os.chdir(st.cwd)
+        os.execvpe(st.argv[0], list(st.argv), merged_env(st, environ))
+    return 0
 
 
 def main(argv: Optional[Sequence[str]] = None, runner: Runner = run_plan,
@@ -1080,4 +1140,4 @@ def main(argv: Optional[Sequence[str]] = None, runner: Runner = run_plan,
     return runner(request.plan(env), env)
 
 
-__all__: List[str] = ["main", "parse", "run_plan", "Command", "VERBS", "MAKE_VARIABLES"]
+__all__: List[str] = ["main", "parse", "run_plan", "Call", "Command", "VERBS", "MAKE_VARIABLES"]

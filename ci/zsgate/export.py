@@ -21,17 +21,20 @@ these interfaces defines its macro there, and `ci/tree --caps` on the branch mus
 the same macros (the check in docs/ci-farms.md).
 """
 
+import argparse
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from .series import Series, touched_files
+from .series import Series, SeriesError, read_series, touched_files
 from .treeprep import (CAPS, CAPS_HEADER, GLUE_EDITS, caps_header, glue_kconfig,
                        glue_zsmalloc, suite_files, tree_caps)
 
@@ -608,3 +611,123 @@ def _fill_cover(path: str, subject: str, blurb: str, base_commit: Optional[str])
         text = text.rstrip("\n") + f"\n\nbase-commit: {base_commit}\n"
     with open(path, "w", encoding="utf-8", errors="surrogateescape") as f:
         f.write(text)
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+USAGE = """ci/export: the zsgate tests as a git format-patch series against the gated kernel.
+
+Usage: ci/export [--ksrc DIR] [--out DIR] [--series PATH] [--signoff 'Name <mail>']
+                 [--subject-prefix 'PATCH'] [--no-checkpatch] [--kernelci]
+The kernel is KSRC (--ksrc), else what ci/source says (KDIR=<tree>, else Debian's
+linux-source-7.3 from the cache); it is only read. --series puts a revision's patches first
+(the capability header is then written for the tree with them). Writes into OUT (default
+out/export): 0000-cover-letter.patch, 0001-... (format-patch), series.mbox (the patches
+without the cover letter, for `git am`), checkpatch/<patch>.txt, export.json.
+--kernelci adds a last patch for a CI branch only (not for posting): kunit's default.config
+gets the suite's options, since KernelCI's kunit jobs run kunit.py without --kunitconfig.
+Signed-off-by and From: --signoff, else git config user.name/user.email of this
+repository, else the placeholder 'zsgate <zsgate@example.org>' (said on stderr).
+Exit: 0 written and checkpatch --strict gives 0 errors and 0 warnings on each of the
+export's own patches; 1 checkpatch found some (the patches are still written); 2 an error.
+"""
+
+
+def kernel_version(tree: str) -> str:
+    """VERSION.PATCHLEVEL.SUBLEVEL[EXTRAVERSION] of the kernel tree @tree (its Makefile)."""
+    v: Dict[str, str] = {}
+    with open(os.path.join(tree, "Makefile"), encoding="utf-8") as f:
+        for line in f:
+            k, _, val = line.partition(" = ")
+            if k in ("VERSION", "PATCHLEVEL", "SUBLEVEL", "EXTRAVERSION"):
+                v[k] = val.strip()
+            if len(v) == 4:
+                break
+    return f"{v.get('VERSION', '?')}.{v.get('PATCHLEVEL', '?')}.{v.get('SUBLEVEL', '?')}{v.get('EXTRAVERSION', '')}"
+
+
+def from_ci_source() -> Dict[str, str]:
+    """ci/source's assignments (KSRC=, KPKG=, ...); its stderr passed on."""
+    r = subprocess.run([os.path.join(ROOT, "ci/source")], capture_output=True, text=True)
+    sys.stderr.write(r.stderr)
+    if r.returncode != 0:
+        raise ExportError("ci/source failed")
+    out = {}
+    for line in r.stdout.splitlines():
+        for w in shlex.split(line):
+            k, _, v = w.partition("=")
+            out[k] = v
+    return out
+
+
+def git_head(tree: str) -> Optional[str]:
+    """HEAD of a git work tree whose top is `tree` and that has no changes, else None."""
+    r = subprocess.run(["git", "-C", tree, "rev-parse", "--show-toplevel", "HEAD"],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        return None
+    top, head = r.stdout.split()
+    if os.path.realpath(top) != os.path.realpath(tree):
+        return None
+    dirty = subprocess.run(["git", "-C", tree, "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True).stdout.strip()
+    return None if dirty else head
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """ci/export ARGS (sys.argv[1:] when None): USAGE."""
+    ap = argparse.ArgumentParser(prog="ci/export", description=USAGE.splitlines()[0],
+                                 epilog=USAGE.split("\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--ksrc")
+    ap.add_argument("--out", default=os.path.join(os.environ.get("OUT", "out"), "export"))
+    ap.add_argument("--series")
+    ap.add_argument("--signoff")
+    ap.add_argument("--subject-prefix", default="PATCH")
+    ap.add_argument("--no-checkpatch", action="store_true")
+    ap.add_argument("--kernelci", action="store_true",
+                    help="add a last, CI-branch-only patch enabling the suite in kunit's default.config")
+    ap.add_argument("--kunit-dir", default=os.path.join(ROOT, "kunit"))
+    ap.add_argument("--selftests-dir", default=os.path.join(ROOT, "selftests"))
+    ap.add_argument("--configs", nargs="+", default=[os.path.join(ROOT, "configs", f"zsmalloc-{a}.kunitconfig")
+                                                      for a in ("um", "x86_64")])
+    a = ap.parse_args(None if argv is None else list(argv))
+    try:
+        if a.ksrc:
+            ksrc, pkg = os.path.realpath(a.ksrc), ""
+        else:
+            s = from_ci_source()
+            ksrc, pkg = s["KSRC"], s.get("KPKG", "")
+        if not os.path.isfile(os.path.join(ksrc, "mm/zsmalloc.c")):
+            raise ExportError(f"{ksrc} is not a Linux source tree (no mm/zsmalloc.c)")
+        ver = kernel_version(ksrc)
+        head = git_head(ksrc)
+        desc = f"Debian's {pkg} (Linux {ver})" if pkg else f"Linux {ver}"
+        series = None
+        if a.series and a.series != "none":
+            series = read_series(a.series)
+        if a.signoff:
+            ident, ident_from = a.signoff, "--signoff"
+        else:
+            ident, ident_from = default_ident(ROOT)
+        print(f"[export] Signed-off-by: {ident} ({ident_from})", file=sys.stderr)
+        res = export(ksrc, a.out, a.kunit_dir, a.selftests_dir, a.configs, desc, series=series,
+                     ident=ident, ident_from=ident_from, subject_prefix=a.subject_prefix,
+                     base_commit=head, run_checkpatch=not a.no_checkpatch, kernelci=a.kernelci,
+                     log=lambda m: print("[export] " + m, file=sys.stderr))
+    except (ExportError, SeriesError) as e:
+        print(f"zsgate: export: {e}", file=sys.stderr)
+        return 2
+    for m in res["maintainers_sections_missing"]:
+        print(f"[export] MAINTAINERS has no section '{m}': its F: line is not added", file=sys.stderr)
+    print(f"[export] {a.out}: {res['cover']} + {len(res['patches'])} patches against {desc}"
+          f"{' + the series' if series else ''}; git am {a.out}/series.mbox", file=sys.stderr, flush=True)
+    for p in res["patches"]:
+        print(f"  {p['file']}  {_cp_str(p['checkpatch'])}{'' if p['ours'] else '  (the revision)'}")
+    sys.stdout.flush()
+    if res["checkpatch_run"] and not res["checkpatch_clean"]:
+        print(f"zsgate: export: checkpatch --strict is not clean, see {a.out}/checkpatch/", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -16,6 +16,7 @@ Nothing is invented: a console without a complete run_kselftest.sh block gives a
 kunit.py's own parser finds in it.
 """
 
+import argparse
 import json
 import os
 import re
@@ -23,10 +24,12 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from . import rundir, vm
+from . import abrun, kcidb, rundir, summary, vm
+from .export import kernel_version
 from .results import find_splats
+from .series import SeriesError, read_series
 
 TAP_START = re.compile(r"^(?:K?TAP version \d+)\s*$")
 
@@ -208,3 +211,84 @@ def collect(out: str, specs: List[Spec], kernel: Dict[str, Any], series: Optiona
         "inputs": {s.name: [os.path.abspath(p) for p in s.path.split(",")] for s in specs}}}
     rundir.write_meta(out, meta)
     return meta
+
+
+USAGE = """ci/farm-collect: farm job results (LAVA, tuxrun, kunit.py) as a zsgate run directory.
+
+Usage: ci/farm-collect --out RUN_DIR --tree BRANCH_CHECKOUT [--series PATH]
+                       [--kunit-tool DIR] [--ab-env K=V]... [--origin NAME] [--base-url URL]
+                       SPEC...
+SPEC (one per farm job, files as the farm returns them):
+  kunit:<arch>:<rev>=FILE       kunit.py --json output, or the console of a boot with the
+                                suite built in (parsed with the branch's kunit.py parse:
+                                --kunit-tool <tree>/tools/testing/kunit, default the --tree's)
+  vm:<arch>:<rev>=LOG[,LOG]     the console/log of a job that ran run_kselftest.sh (several,
+                                comma-separated: one job per collection of that kernel)
+  ab:<arch>:<rev>:<round>=LOG   one A/B boot (the latency cases); <rev> base or patched
+RUN_DIR must not exist; name it <YYYYmmdd-HHMMSS>-<anything> (KCIDB's start_time and ids
+come from it). --tree is the checkout of the exported branch the farm ran (its HEAD becomes
+the KCIDB checkout's git_commit_hash), --series the revision the branch carries, if any.
+Then, as after a gate: ci/ab --reanalyze (when there are ab specs; --ab-env gives the
+guest knobs the boots ran with, e.g. ZSGATE_ROUNDS=2 ZSGATE_QUICK=1), ci/summary (verdict)
+and ci/kcidb (RUN_DIR/kcidb.json, --origin/--base-url passed on). See docs/ci-farms.md.
+Exit: ci/summary's verdict (0 pass, 1 fail); 2 unusable input or kcidb.json not valid.
+"""
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """ci/farm-collect ARGS (sys.argv[1:] when None): USAGE; collect(), then in this process
+    ci/ab --reanalyze, ci/summary and ci/kcidb of the run dir (zsgate.abrun, .summary, .kcidb)."""
+    ap = argparse.ArgumentParser(prog="ci/farm-collect", description=USAGE.splitlines()[0],
+                                 epilog=USAGE.split("\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--tree", required=True)
+    ap.add_argument("--series")
+    ap.add_argument("--kunit-tool")
+    ap.add_argument("--ab-env", action="append", default=[])
+    ap.add_argument("--origin")
+    ap.add_argument("--base-url")
+    ap.add_argument("specs", nargs="+")
+    a = ap.parse_args(None if argv is None else list(argv))
+    try:
+        specs = [parse_spec(x) for x in a.specs]
+        tree = os.path.realpath(a.tree)
+        if not os.path.isfile(os.path.join(tree, "mm/zsmalloc.c")):
+            raise FarmError(f"--tree {a.tree} is not a Linux source tree")
+        series = None
+        if a.series:
+            sr = read_series(a.series)
+            series = {"kind": sr.kind, "id": sr.ident, "path": os.path.realpath(a.series)}
+        env = dict(kv.split("=", 1) for kv in a.ab_env if "=" in kv)
+        with open(os.path.join(tree, "mm/zsmalloc.c"), encoding="utf-8", errors="replace") as f:
+            part_a = "ZS_OBJ_CLASS_BITS" in f.read()
+        kernel = {"version": kernel_version(tree), "path": tree, "part_a": part_a}
+        meta = collect(a.out, specs, kernel, series,
+                       kunit_tool=a.kunit_tool or os.path.join(tree, "tools/testing/kunit"), ab_env=env)
+    except (FarmError, SeriesError, OSError) as e:
+        print(f"zsgate: farm-collect: {e}", file=sys.stderr)
+        return 2
+    print(f"[farm-collect] {a.out}: {len(meta['runs'])} runs "
+          f"({', '.join(r['name'] for r in meta['runs'])}), {sum(x.kind == 'ab' for x in specs)} A/B boots",
+          file=sys.stderr, flush=True)
+    ab = [x for x in specs if x.kind == "ab"]
+    if ab:
+        arches = {x.arch for x in ab}
+        if len(arches) != 1:
+            print("zsgate: farm-collect: the A/B boots must all be of one arch", file=sys.stderr)
+            return 2
+        args = ["--reanalyze", "--base", f"{tree} (farm, base)", "--patched", f"{tree} (farm, patched)",
+                "--out", a.out, "--arch", arches.pop(), "--rounds", str(max(x.round for x in ab))]
+        if env.get("ZSGATE_ROUNDS"):
+            args += ["--inner", env["ZSGATE_ROUNDS"]]
+        if env.get("ZSGATE_QUICK") == "0":
+            args.append("--full")
+        abrun.main(args)   # its regressions are the summary's verdict
+    verdict = summary.main([a.out])
+    kc = [a.out] + (["--origin", a.origin] if a.origin else []) + (["--base-url", a.base_url] if a.base_url else [])
+    if kcidb.main(kc) != 0:
+        return 2
+    return verdict
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -2,7 +2,7 @@
 """The VM step (ci/vm): guest init script, initramfs, console -> KTAP/JSON/figures.
 
 Pure helpers here (unit-tested in ci/tests/test_ab.py's VmParseTest and ci/tests/test_vm.py);
-the boot itself is in ci/vm.
+the boot itself is in zsgate/vmrun.py (ci/vm).
 """
 
 import hashlib
