@@ -9,11 +9,11 @@ request says what it runs as a plan of steps, each with the environment and argu
 program reads (ci/gate reads KDIR, SERIES, ARCHS, ZSGATE_NO_VM, ...):
   Call     a Python step in this process: zsgate.<module>.main(argv), with its variables
            set in os.environ for the call (put back after). The verbs whose ci/ program is
-           a wrapper of a module's main() (vm: vmrun, ab: abrun, bench: benchrun, summary,
-           report, meta: rundir, export, farm-collect: farm) run that main() directly.
-  Command  an executable of ci/ (the bash steps: ci/gate, ci/kunit, ci/check, ci/source,
-           ci/deps, ci/doctor, ci/selftests*, ci/kselftest-tar; and ci/tree, ci/mutants,
-           ci/examples, whose logic is not a module main() here yet).
+           a wrapper of a module's main() (gate and kunit: gate, vm: vmrun, ab: abrun,
+           bench: benchrun, summary, report, meta: rundir, export, farm-collect: farm,
+           tree: treeprep, mutants, examples) run that main() directly.
+  Command  an executable of ci/: the bash steps (ci/kunit, ci/check, ci/source, ci/deps,
+           ci/doctor, ci/selftests*, ci/kselftest-tar), where apt, make or kunit.py run.
 
 Options win over the environment; an option not given leaves the caller's environment as
 it is (the Makefile exports KDIR BASE SERIES PREV ARCHS JOBS ZSGATE_CACHE OUT DEBUG KCSAN, so
@@ -270,7 +270,7 @@ class GateRequest:
                         ("ZSGATE_NO_AB", "1" if self.no_ab else None),
                         ("ZSGATE_REUSE_BASE", "0" if self.no_reuse_base else None),
                         ("ZSGATE_KCSAN_ALL", "1" if self.kcsan_all else None)))
-        return (Command(ci("gate"), env),)
+        return (Call("gate", (), env),)
 
 
 @dataclass(frozen=True)
@@ -452,11 +452,11 @@ class MutantsRequest:
     lock_per_group: bool = False
 
     def plan(self, environ: Mapping[str, str]) -> Plan:
-        argv = ci("mutants") + _opt("--only", self.only) + _opt("--out", self.paths.out) \
+        argv = _opt("--only", self.only) + _opt("--out", self.paths.out) \
             + _flag(self.list, "--list") + _flag(self.no_control, "--no-control") \
             + _flag(self.skip_ab, "--skip-ab") + _flag(self.no_hold_lock, "--no-hold-lock") \
             + _flag(self.lock_per_group, "--lock-per-group")
-        main = Command(argv, _pairs(("ZSGATE_CACHE", self.paths.cache), ("JOBS", _str(self.jobs))))
+        main: Step = Call("mutants", argv, _pairs(("ZSGATE_CACHE", self.paths.cache), ("JOBS", _str(self.jobs))))
         return (main,) if self.list else (Command(ci("deps")), main)
 
 
@@ -472,9 +472,9 @@ class ExamplesRequest:
     rejudge: Optional[str] = None
 
     def plan(self, environ: Mapping[str, str]) -> Plan:
-        argv = ci("examples") + _opt("--only", self.only) + _opt("--out", self.paths.out) \
+        argv = _opt("--only", self.only) + _opt("--out", self.paths.out) \
             + _flag(self.ab, "--ab") + _flag(self.list, "--list") + _opt("--rejudge", self.rejudge)
-        main = Command(argv, _pairs(("KDIR", self.kdir)) + self.build.env() + self.paths.env())
+        main: Step = Call("examples", argv, _pairs(("KDIR", self.kdir)) + self.build.env() + self.paths.env())
         return (main,) if self.list or self.rejudge else (Command(ci("deps")), main)
 
 
@@ -490,9 +490,9 @@ class TreeRequest:
     kunit_dir: Optional[str] = None
 
     def plan(self, environ: Mapping[str, str]) -> Plan:
-        argv = ci("tree", "--ksrc", self.ksrc) + _opt("--name", self.name) + _flag(self.caps, "--caps") \
+        argv = ("--ksrc", self.ksrc) + _opt("--name", self.name) + _flag(self.caps, "--caps") \
             + _opt("--series", self.series) + _opt("--tree", self.tree) + _opt("--kunit-dir", self.kunit_dir)
-        return (Command(argv, _pairs(("ZSGATE_CACHE", self.paths.cache))),)
+        return (Call("treeprep", argv, _pairs(("ZSGATE_CACHE", self.paths.cache))),)
 
 
 @dataclass(frozen=True)

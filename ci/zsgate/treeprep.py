@@ -9,17 +9,19 @@ the work tree as it was. Only files whose content changes are rewritten, so make
 just what a revision really changed.
 """
 
+import argparse
 import filecmp
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from . import config
 from .series import Series, SeriesError, read_series, touched_files
@@ -406,3 +408,41 @@ def find_source(ci_dir: str, environ: Optional[Mapping[str, str]] = None) -> Dic
     if not out.get("KSRC"):
         raise TreeError("ci/source named no KSRC")
     return out
+
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """ci/tree (./zsgate tree): make the base or patched work tree of a kernel source. Its usage: ci/tree."""
+    ap = argparse.ArgumentParser(prog="ci/tree", description="make the base or patched work tree of a kernel source")
+    ap.add_argument("--ksrc", required=True)
+    ap.add_argument("--name", choices=["base", "patched", "prev"])
+    ap.add_argument("--caps", action="store_true",
+                    help="print mm/tests/zsmalloc_kunit_caps.h for --ksrc as it is, change nothing")
+    ap.add_argument("--series")
+    ap.add_argument("--tree")
+    ap.add_argument("--kunit-dir", default=os.path.join(_ROOT, "kunit"),
+                    help="the suite: zsmalloc_kunit.c and its zsmalloc_kunit_*.h")
+    a = ap.parse_args(argv)
+    if not os.path.isfile(os.path.join(a.ksrc, "mm/zsmalloc.c")):
+        print(f"zsgate: tree: {a.ksrc} is not a Linux source tree", file=sys.stderr)
+        return 1
+    if a.caps:
+        print(caps_header(tree_caps(a.ksrc)), end="")
+        return 0
+    if not a.name:
+        print("zsgate: tree: --name base|patched|prev (or --caps) is needed", file=sys.stderr)
+        return 1
+    try:
+        made = make_tree(a.ksrc, a.name, a.series, a.kunit_dir, a.tree)
+    except TreeError as e:
+        print(f"zsgate: tree: {e}", file=sys.stderr)
+        return 1
+    for line in made.lines:
+        print(line, file=sys.stderr)
+    print(f"TREE={shlex.quote(made.tree)}")
+    print(f"SERIES_ID={made.series_id}")
+    print(f"PART_B={'true' if made.part_b else 'false'}")
+    return 0
+
