@@ -10,8 +10,7 @@ import sys
 import tempfile
 import unittest
 
-from zsgate import bounded, export, results, splat, treeprep
-from tests.test_mutants import mut
+from zsgate import bounded, export, mutantjudge, results, splat, treeprep
 
 CI = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROOT = os.path.dirname(CI)
@@ -79,7 +78,7 @@ class SplatList(unittest.TestCase):
     def test_python_readers_use_the_list(self):
         self.assertEqual(results.SPLAT.pattern, splat.regex(splat.CRASH, splat.MEMORY, splat.SPLAT_KIND).pattern)
         self.assertEqual(bounded.CRASH.pattern, splat.regex(splat.CRASH).pattern)
-        self.assertEqual(mut.CRASH.pattern, splat.regex(splat.CRASH, splat.MEMORY).pattern)
+        self.assertEqual(mutantjudge.CRASH.pattern, splat.regex(splat.CRASH, splat.MEMORY).pattern)
 
     def test_kinds(self):
         self.assertEqual({p.kind for p in splat.PATTERNS},

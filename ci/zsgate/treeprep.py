@@ -394,7 +394,7 @@ def find_source(ci_dir: str, environ: Optional[Mapping[str, str]] = None) -> Dic
         env = {k: v for k, v in env.items() if k not in ("KDIR", "BASE", "ZSGATE_KPKG")}
         env.update(environ)
     with tempfile.TemporaryDirectory(prefix="zsgate-source-") as tmp:
-        path = os.path.join(tmp, "source.json")
+        path = os.path.join(tmp, "result")  # JSON
         rc = subprocess.run([os.path.join(ci_dir, "source"), "--json", path],
                             stdout=subprocess.DEVNULL, env=env).returncode
         if rc != 0:
