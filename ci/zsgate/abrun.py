@@ -186,7 +186,7 @@ def run(ap: argparse.ArgumentParser, a: argparse.Namespace) -> int:
                 log(f"not running the A/B: {w}")
             return 2
     if not a.bin and not a.reanalyze:
-        a.bin = boots.build_bin(a.base, a.arch, sub)
+        a.bin = boots.build_bin(a.base)
         if a.bin is None:
             log("the static selftests did not build")
             return 2

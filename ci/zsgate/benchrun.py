@@ -170,7 +170,7 @@ def main(argv: Sequence[str]) -> int:
         return 2
     binp: Optional[str] = None
     if not a.reanalyze:
-        binp = boots.build_bin(kernels[0].tree, ARCH, sub)
+        binp = boots.build_bin(kernels[0].tree)
         if binp is None:
             log("the static selftests did not build")
             return 2

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
-from zsgate import ab, rundir
+from zsgate import ab, config, rundir, vmrun
 from zsgate.log import log
 
 CI = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -111,15 +111,14 @@ def vm_cmd(req: Request, k: Kernel, name: str) -> List[str]:
     return cmd
 
 
-def build_bin(tree: str, arch: str, sub: str) -> Optional[str]:
-    """One set of static selftests for every boot, even if selftests/ changes meanwhile; None
-    (and ci/vm's stderr) when they did not build."""
-    r = subprocess.run([os.path.join(CI, "vm"), "--tree", tree, "--arch", arch, "--out", sub,
-                        "--name", "ab-build", "--build-only"], capture_output=True, text=True)
-    if r.returncode != 0:
-        sys.stderr.write(r.stderr)
+def build_bin(tree: str) -> Optional[str]:
+    """One set of static selftests for every boot, even if selftests/ changes meanwhile
+    (vmrun.build_selftests, in this process); None when they did not build (its messages
+    are on stderr)."""
+    try:
+        return vmrun.build_selftests(tree, config.cache_dir(), "ab-build")
+    except vmrun.Stop:
         return None
-    return r.stdout.strip().splitlines()[-1]
 
 
 def run(req: Request) -> Result:

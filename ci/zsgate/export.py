@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import re
-import shlex
 import shutil
 import subprocess
 import sys
@@ -35,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from .series import Series, SeriesError, read_series, touched_files
-from .treeprep import (CAPS, CAPS_HEADER, GLUE_EDITS, caps_header, glue_kconfig,
+from .treeprep import (CAPS, CAPS_HEADER, GLUE_EDITS, TreeError, caps_header, find_source, glue_kconfig,
                        glue_zsmalloc, suite_files, tree_caps)
 
 KUNITCONFIG = "mm/tests/zsmalloc.kunitconfig"
@@ -645,20 +644,6 @@ def kernel_version(tree: str) -> str:
     return f"{v.get('VERSION', '?')}.{v.get('PATCHLEVEL', '?')}.{v.get('SUBLEVEL', '?')}{v.get('EXTRAVERSION', '')}"
 
 
-def from_ci_source() -> Dict[str, str]:
-    """ci/source's assignments (KSRC=, KPKG=, ...); its stderr passed on."""
-    r = subprocess.run([os.path.join(ROOT, "ci/source")], capture_output=True, text=True)
-    sys.stderr.write(r.stderr)
-    if r.returncode != 0:
-        raise ExportError("ci/source failed")
-    out = {}
-    for line in r.stdout.splitlines():
-        for w in shlex.split(line):
-            k, _, v = w.partition("=")
-            out[k] = v
-    return out
-
-
 def git_head(tree: str) -> Optional[str]:
     """HEAD of a git work tree whose top is `tree` and that has no changes, else None."""
     r = subprocess.run(["git", "-C", tree, "rev-parse", "--show-toplevel", "HEAD"],
@@ -694,7 +679,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if a.ksrc:
             ksrc, pkg = os.path.realpath(a.ksrc), ""
         else:
-            s = from_ci_source()
+            try:
+                s = find_source(os.path.join(ROOT, "ci"))
+            except TreeError as e:
+                raise ExportError(str(e)) from e
             ksrc, pkg = s["KSRC"], s.get("KPKG", "")
         if not os.path.isfile(os.path.join(ksrc, "mm/zsmalloc.c")):
             raise ExportError(f"{ksrc} is not a Linux source tree (no mm/zsmalloc.c)")
