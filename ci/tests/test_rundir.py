@@ -100,6 +100,16 @@ def hand_built(src):
     return hits
 
 
+class WallSecondsTest(unittest.TestCase):
+    def test_a_later_summary_is_not_the_gates_time(self):
+        st = [{"name": "deps", "start": 100.0, "seconds": 1.0},
+              {"name": "ab", "start": 200.0, "seconds": 589.0},
+              {"name": "summary", "start": 5000.0, "seconds": 2.0}]   # make report, an hour on
+        self.assertEqual(rundir.wall_seconds(st), 691.0)
+        self.assertEqual(rundir.wall_seconds(st[:2]), 689.0)
+        self.assertEqual(rundir.wall_seconds(st[2:]), 2.0)
+
+
 class OnlyRundirTest(unittest.TestCase):
     def test_scanner(self):
         src = ('"""Writes NAME.json and summary.json."""\n'

@@ -310,7 +310,7 @@ def render(run_id: str, summary: Optional[Dict[str, Any]], abd: Optional[Dict[st
     out.append("")
     steps = (summary or {}).get("steps", [])
     if len(steps) > 1:
-        total = steps[-1]["start"] + steps[-1]["seconds"] - steps[0]["start"]
+        total = rundir.wall_seconds(steps)
         out += ["## Time", "", "| step | seconds | of which kunit.py build / run |", "|---|---:|---|"]
         for st in steps:
             k = st.get("kunit_py")

@@ -292,8 +292,7 @@ def print_steps(st: List[Dict_]) -> None:
         if x.get("exit"):
             extra += f"  (exit {x['exit']})"
         print(f"{x['name']:32} {x['seconds']:>5.0f} s{extra}")
-    total = st[-1]["start"] + st[-1]["seconds"] - st[0]["start"]
-    t = int(round(total))
+    t = int(round(rundir.wall_seconds(st)))
     print(f"{'total':32} {t:>5} s  ({t // 60}:{t % 60:02d})")
 
 
