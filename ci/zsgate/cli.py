@@ -11,8 +11,8 @@ program reads (ci/gate reads KDIR, SERIES, ARCHS, ZSGATE_NO_VM, ...):
            set in os.environ for the call (put back after). The verbs whose ci/ program is
            a wrapper of a module's main() (gate and kunit: gate, vm: vmrun, ab: abrun,
            bench: benchrun, summary, report, meta: rundir, export, farm-collect: farm,
-           tree: treeprep, mutants, examples) run that main() directly.
-  Command  an executable of ci/: the bash steps (ci/kunit, ci/check, ci/source, ci/deps,
+           tree: treeprep, mutants, examples, check) run that main() directly.
+  Command  an executable of ci/: the bash steps (ci/kunit, ci/source, ci/deps,
            ci/doctor, ci/selftests*, ci/kselftest-tar), where apt, make or kunit.py run.
 
 Options win over the environment; an option not given leaves the caller's environment as
@@ -316,7 +316,7 @@ class CheckRequest:
     def plan(self, environ: Mapping[str, str]) -> Plan:
         env = (self.source.env() + self.build.env("ZSGATE_CHECK_KCSAN") + self.paths.env()
                + self.run.env())
-        return (Command(ci("check"), env),)
+        return (Call("check", (), env),)
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,17 @@ BENCH_MD: DirFile = "bench.md"
 BENCH_SPEEDUP_PNG: DirFile = "bench-speedup.png"
 BENCH_RETURN_PNG: DirFile = "bench-return.png"
 
+# make check's own files, in OUT beside the run dirs (zsgate/check.py): a stage's log, and
+# the unit tests' counts.
+CheckFile = Literal["check-unit.json", "check-unit.log", "check-mypy.log", "check-bad-input.log",
+                    "check-selftests-faults.log"]
+CHECK_FILES: Tuple[str, ...] = get_args(CheckFile)
+CHECK_UNIT_JSON: CheckFile = "check-unit.json"
+CHECK_UNIT_LOG: CheckFile = "check-unit.log"
+CHECK_MYPY_LOG: CheckFile = "check-mypy.log"
+CHECK_BAD_INPUT_LOG: CheckFile = "check-bad-input.log"
+CHECK_FAULTS_LOG: CheckFile = "check-selftests-faults.log"
+
 # ci/ab's boots: their run files, under RUN_DIR/ab/.
 AB_DIR = "ab"
 # the bench's boots (ci/bench), under RUN_DIR/bench/.
