@@ -24,6 +24,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence
 
@@ -176,6 +177,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 0
     set_step("check")
     os.environ.setdefault("ZSGATE_ROOT", ROOT)
+    os.environ.setdefault("ZSGATE_T0", str(int(time.time())))  # what ci/lib.sh exports
+    os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
     os.environ["ZSGATE_CACHE"] = config.cache_dir()
     out = os.environ.get("OUT") or os.path.join(ROOT, "out")
     os.environ["OUT"] = out
