@@ -111,8 +111,8 @@ static struct zs_pool *zst_create_pool(struct kunit *test)
 		 atomic_inc_return(&zst_pool_seq));
 	pool = zs_create_pool(name);
 	KUNIT_ASSERT_NOT_NULL_MSG(test, pool, "zs_create_pool(%s) failed", name);
-	KUNIT_ASSERT_EQ_MSG(test, 0, kunit_add_action_or_reset(test,
-				zst_pool_destroy_action, pool),
+	KUNIT_ASSERT_EQ_MSG(test, 0,
+			    kunit_add_action_or_reset(test, zst_pool_destroy_action, pool),
 			    "test setup: registering the pool cleanup: expected 0");
 	return pool;
 }
@@ -171,13 +171,15 @@ static long zst_verify(struct zs_pool *pool, unsigned long handle,
 
 #define ZST_EXPECT_INTACT(test, pool, h, size, seed, scratch, what)	\
 	do {								\
+		size_t __size = (size);					\
+		u32 __seed = (seed);					\
 		u8 __found = 0;						\
-		long __bad = zst_verify(pool, h, size, seed, scratch,	\
-					&__found);			\
+		long __bad = zst_verify(pool, h, __size, __seed,	\
+					scratch, &__found);		\
 		KUNIT_EXPECT_EQ_MSG(test, __bad, -1L,			\
 			"%s: object seed %u size %zu: byte %ld expected 0x%02x found 0x%02x", \
-			what, (u32)(seed), (size_t)(size), __bad,	\
-			__bad < 0 ? 0 : zst_byte(seed, __bad), __found); \
+			what, __seed, __size, __bad,			\
+			__bad < 0 ? 0 : zst_byte(__seed, __bad), __found); \
 	} while (0)
 
 /* Smallest request size that zs_malloc() puts into size_class[@i]. */
@@ -367,8 +369,8 @@ static struct task_struct *zst_start_kthread(struct kunit *test,
 	KUNIT_ASSERT_NOT_ERR_OR_NULL_MSG(test, t,
 					 "test setup: kthread %s on CPU %u: expected a task, found %d",
 					 name, cpu, PTR_ERR_OR_ZERO(t));
-	KUNIT_ASSERT_EQ_MSG(test, 0, kunit_add_action_or_reset(test,
-				zst_kthread_stop_action, t),
+	KUNIT_ASSERT_EQ_MSG(test, 0,
+			    kunit_add_action_or_reset(test, zst_kthread_stop_action, t),
 			    "test setup: registering the kthread cleanup: expected 0");
 	return t;
 }

@@ -71,10 +71,16 @@ static void zst_stats(struct zs_pool *pool, struct zs_deferred_stats *st)
 	zs_free_deferred_stats(pool, st);
 }
 
-#define ZST_EXPECT_DELTA(test, a, b, field, want)			\
-	KUNIT_EXPECT_EQ_MSG(test, (b)->field - (a)->field, (u64)(want),	\
-			    "deferred stats: " #field " +%llu expected, found +%llu", \
-			    (u64)(want), (b)->field - (a)->field)
+/* @delta: how much the deferred stats counter @field grew; @want: expected. */
+#define ZST_EXPECT_DELTA(test, field, delta, want)			\
+	do {								\
+		u64 __delta = (delta);					\
+		u64 __want = (want);					\
+									\
+		KUNIT_EXPECT_EQ_MSG(test, __delta, __want,		\
+				    "deferred stats: " #field " +%llu expected, found +%llu", \
+				    __want, __delta);			\
+	} while (0)
 #endif
 
 /*
@@ -146,10 +152,10 @@ static void test_deferred_drain_batching(struct kunit *test)
 	zs_free_deferred_flush(pool);
 	zst_stats(pool, &s1);
 
-	ZST_EXPECT_DELTA(test, &s0, &s1, enqueued, n);
-	ZST_EXPECT_DELTA(test, &s0, &s1, drained, n);
-	ZST_EXPECT_DELTA(test, &s0, &s1, overflow, 0);
-	ZST_EXPECT_DELTA(test, &s0, &s1, batches, runs);
+	ZST_EXPECT_DELTA(test, enqueued, s1.enqueued - s0.enqueued, n);
+	ZST_EXPECT_DELTA(test, drained, s1.drained - s0.drained, n);
+	ZST_EXPECT_DELTA(test, overflow, s1.overflow - s0.overflow, 0);
+	ZST_EXPECT_DELTA(test, batches, s1.batches - s0.batches, runs);
 	KUNIT_EXPECT_EQ_MSG(test, s1.pending, 0ULL,
 			    "pending after flush: expected 0 found %llu", s1.pending);
 	zst_finish_pool(test, pool);

@@ -7,6 +7,7 @@
  * knobs and figure keys in ../zsfree_common/swapfree.h.
  */
 #define ZSF_BACKEND ZSF_ZRAM
+#define ZSF_RELEASE_FN "zram_slot_free_notify"	/* frees a swapped-out page's object */
 #include "zsfree_tests.h"
 
 /*
@@ -20,13 +21,13 @@ FIXTURE_VARIANT_ADD(race, fio_discard) {
 };
 
 static pid_t zsf_race_extra(struct __test_metadata *_metadata, struct zsf_ctx *c,
-			    const FIXTURE_VARIANT(race) *variant, int secs)
+			    enum zsf_race_kind kind, int secs)
 {
 	char why[256], dev[64], rt[32];
 	pid_t pid;
 	int id;
 
-	if (variant->kind != RACE_FIO)
+	if (kind != RACE_FIO)
 		return -1;
 	id = zsf_extra_zram(c, 256 * ZSF_MB, why, sizeof(why));
 	if (id < 0) {
@@ -88,21 +89,21 @@ TEST_F_TIMEOUT(nobuffers, sync_fallback, 300)
 	char *p = zsf_region(bytes), why[512];
 	bool have = zsf_deferred(&self->c, &d0);
 
-	ASSERT_LT(0, self->c.failfn_hits)
-		TH_LOG(
-		       "fail_function never made zs_deferred_alloc_buffers() fail while zram%d's pool was created (hits %ld): the case would test nothing",
+	ASSERT_LT(0, self->c.failfn_hits) {
+		TH_LOG("fail_function never made zs_deferred_alloc_buffers() fail");
+		TH_LOG("while zram%d's pool was created (hits %ld): the case would test nothing",
 		       self->c.zram_id, self->c.failfn_hits);
+	}
 	if (have)
 		ASSERT_EQ(0, d0.capacity)
-			TH_LOG(
-			       "zram%d has %llu-entry buffers although their allocation was made to fail",
+			TH_LOG("zram%d has %llu-entry buffers: their allocation was made to fail",
 			       self->c.zram_id, (unsigned long long)d0.capacity);
 	ASSERT_NE(NULL, p);
 	zsf_prepare(_metadata, p, bytes, 0x5000);
 	bad = zsf_verify(p, bytes, 0x5000, 1);	/* swap-in of every page */
 	ASSERT_EQ(0, bad) TH_LOG("%ld of %ld pages read back wrong", bad, pages);
 	sw = zsf_pageout(p, bytes);
-	ASSERT_TRUE(ZSF_SWAPPED_OK(sw, pages)) TH_LOG("%ld of %ld pages swapped", sw, pages);
+	ASSERT_TRUE(zsf_swapped_ok(sw, pages)) TH_LOG("%ld of %ld pages swapped", sw, pages);
 	ASSERT_EQ(0, munmap(p, bytes));
 	ASSERT_LE(0, zsf_check_clean(_metadata, &self->c));
 	if (!have) {

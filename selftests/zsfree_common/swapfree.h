@@ -129,6 +129,7 @@ struct zsf_env {
 	const char *statedir;
 	bool control;		/* ZSGATE_CONTROL=1: no pool-baseline check */
 };
+
 /* zsf_env.c */
 extern struct zsf_env zsf_env;
 void zsf_env_load(void);
@@ -148,6 +149,7 @@ struct zsf_caps {
 	int ops;	/* zs_pool_enable_deferred_free() (callback ops) */
 	int failfn;	/* zs_deferred_alloc_buffers in fail_function/injectable */
 };
+
 const struct zsf_caps *zsf_caps_get(void);
 struct zsf_ctx;
 /*
@@ -201,7 +203,7 @@ int zsf_setup(struct zsf_ctx *c, enum zsf_backend be, int swap_flags,
  * of injected failures goes to failfn_hits. SKIP naming what is missing when
  * the kernel cannot inject there (no fail_function, or no such target).
  */
-#define ZSF_NO_DEFERRED_BUFFERS (1 << 30)
+#define ZSF_NO_DEFERRED_BUFFERS 0x40000000	/* above the SWAP_FLAG_* bits */
 /* Undo everything (through the guardian); returns 0 when all steps worked. */
 int zsf_teardown(struct zsf_ctx *c);
 /* zsf_guard.c */
@@ -265,7 +267,11 @@ long zsf_pageout(char *p, size_t bytes);
  * cannot be isolated by MADV_PAGEOUT; in a loaded TCG guest up to 0.7 % of a 64 MB
  * region stayed behind after every retry. A broken page-out still fails here.
  */
-#define ZSF_SWAPPED_OK(swapped, pages) ((swapped) >= (pages) - (pages) / 50)
+static inline bool zsf_swapped_ok(long swapped, long pages)
+{
+	return swapped >= pages - pages / 50;
+}
+
 long zsf_count_swapped(const char *p, size_t bytes);
 
 /* zsf_measure.c: time */
@@ -308,12 +314,14 @@ struct zsf_percall_fn {
 	uint64_t calls, dropped;
 	uint64_t bucket[ZSF_PERCALL_NBUCKETS];
 };
+
 struct zsf_percall {
 	struct zsf_ctx *c;
 	const char *tracefs;
 	int n;
 	struct zsf_percall_fn f[ZSF_PERCALL_MAX];
 };
+
 int zsf_percall_init(struct zsf_ctx *c, struct zsf_percall *p,
 		     const char *const *fns, int nfns, char *why, size_t len);
 int zsf_percall_start(struct zsf_percall *p, char *why, size_t len);

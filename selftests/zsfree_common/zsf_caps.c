@@ -26,6 +26,7 @@ struct caps_shared {
 	int printed;
 	struct zsf_caps caps;
 };
+
 static struct caps_shared caps_private, *caps_sh = &caps_private;
 
 __attribute__((constructor)) static void caps_map(void)

@@ -36,8 +36,10 @@ void zsf_env_load(void)
 	zsf_env.rounds_multi = zsf_env.quick ? 2 : 3;
 	zsf_env.race_s = zsf_env.quick ? 2 : 5;
 	v = getenv("ZSGATE_ROUNDS");
-	if (v && atoi(v) > 0)
-		zsf_env.rounds = zsf_env.rounds_multi = atoi(v);
+	if (v && atoi(v) > 0) {
+		zsf_env.rounds = atoi(v);
+		zsf_env.rounds_multi = zsf_env.rounds;
+	}
 	v = getenv("ZSGATE_RACE_S");
 	if (v && atoi(v) > 0)
 		zsf_env.race_s = atoi(v);

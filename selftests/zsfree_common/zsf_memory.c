@@ -106,7 +106,7 @@ long zsf_count_swapped(const char *p, size_t bytes)
  * MADV_PAGEOUT drains only the calling CPU's LRU batches: a few pages
  * faulted in while the process ran on another CPU can sit in that CPU's
  * batch, off the LRU, and are skipped (tens of pages in 64k, with several
- * processes on 2 CPUs); callers accept ZSF_SWAPPED_OK(). ZSGATE_PAGEOUT=drain
+ * processes on 2 CPUs); callers accept zsf_swapped_ok(). ZSGATE_PAGEOUT=drain
  * first drains every CPU's batches (mlock() does lru_add_drain_all()) so
  * that all pages go out; on 6.18.44 with zswap that leaves swap slots and
  * zswap entries behind after their owners are gone (seen here, until

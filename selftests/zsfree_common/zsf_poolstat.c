@@ -133,7 +133,8 @@ double zsf_wait_baseline(struct zsf_ctx *c, int deadline_ms, struct zsf_stats *l
 		double ms = (now - t0) / 1e6;
 
 		if (zsf_stats(c, last)) {	/* unreadable: not at baseline */
-			last->pool_bytes = last->stored_pages = UINT64_MAX;
+			last->pool_bytes = UINT64_MAX;
+			last->stored_pages = UINT64_MAX;
 		} else if (last->stored_pages <= c->base.stored_pages &&
 			   last->pool_bytes <= c->base.pool_bytes + slack) {
 			return ms;

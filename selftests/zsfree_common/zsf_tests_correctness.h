@@ -87,12 +87,14 @@ static void zsf_burst(struct __test_metadata *_metadata, struct zsf_ctx *c,
 	ASSERT_NE(NULL, p);
 	zsf_prepare(_metadata, p, bytes, 0x4000);
 	n = zsf_count_swapped(p, bytes);	/* entries this munmap frees */
-	if (have)
-		ASSERT_TRUE(zsf_deferred_quiet(c, &d0, ZSF_DEADLINE_MS))
-			TH_LOG(
-			       "deferred frees of the page-out never drained: pending %llu, enqueued %llu, drained %llu",
+	if (have) {
+		ASSERT_TRUE(zsf_deferred_quiet(c, &d0, ZSF_DEADLINE_MS)) {
+			TH_LOG("deferred frees of the page-out never drained:");
+			TH_LOG("pending %llu, enqueued %llu, drained %llu",
 			       (unsigned long long)d0.pending, (unsigned long long)d0.enqueued,
 			       (unsigned long long)d0.drained);
+		}
+	}
 	/* zswap frees a pool object only for pages it stored (it rejects some) */
 	if (c->be == ZSF_ZSWAP)
 		zs0 = zsf_zswap_stat("stored_pages");
@@ -109,11 +111,12 @@ static void zsf_burst(struct __test_metadata *_metadata, struct zsf_ctx *c,
 		return;
 	}
 	/* the leak check of Part B: everything queued by the burst gets drained */
-	EXPECT_TRUE(zsf_deferred_quiet(c, &d1, ZSF_DEADLINE_MS))
-		TH_LOG(
-		       "deferred frees never drained after the burst: pending %llu, enqueued %llu, drained %llu",
+	EXPECT_TRUE(zsf_deferred_quiet(c, &d1, ZSF_DEADLINE_MS)) {
+		TH_LOG("deferred frees never drained after the burst:");
+		TH_LOG("pending %llu, enqueued %llu, drained %llu",
 		       (unsigned long long)d1.pending, (unsigned long long)d1.enqueued,
 		       (unsigned long long)d1.drained);
+	}
 	zsf_figure(c,
 		   "case=overflow size_mb=%d procs=1 median_us=%llu drain_ms=%.1f enqueued=%llu drained=%llu overflow=%llu batches=%llu pending=%llu capacity=%llu rounds=1",
 		   mb, US(t), ms,
@@ -193,24 +196,24 @@ TEST_F_TIMEOUT(integrity, reuse_after_free, 120)
 	ASSERT_NE(NULL, a);
 	zsf_fill(a, bytes, 0x5001);
 	sw = zsf_pageout(a, bytes);
-	ASSERT_TRUE(ZSF_SWAPPED_OK(sw, n)) TH_LOG("%ld of %ld pages swapped", sw, n);
+	ASSERT_TRUE(zsf_swapped_ok(sw, n)) TH_LOG("%ld of %ld pages swapped", sw, n);
 	bad = zsf_verify(a, bytes, 0x5001, 1);
 	ASSERT_EQ(0, bad) TH_LOG("%ld of %ld pages wrong after full swap-in", bad, n);
 	/* rewrite the second half, page both out, read both back */
 	zsf_fill(a + half, half, 0x5002);
 	sw = zsf_pageout(a, bytes);
-	ASSERT_TRUE(ZSF_SWAPPED_OK(sw, n)) TH_LOG("%ld of %ld pages swapped", sw, n);
+	ASSERT_TRUE(zsf_swapped_ok(sw, n)) TH_LOG("%ld of %ld pages swapped", sw, n);
 	bad = zsf_verify(a, half, 0x5001, 1) + zsf_verify(a + half, half, 0x5002, 1);
 	ASSERT_EQ(0, bad) TH_LOG("%ld of %ld pages wrong after rewrite + swap-in", bad, n);
 	/* free the first half while swapped, reuse its slots and handles */
 	sw = zsf_pageout(a, bytes);
-	ASSERT_TRUE(ZSF_SWAPPED_OK(sw, n)) TH_LOG("%ld of %ld pages swapped", sw, n);
+	ASSERT_TRUE(zsf_swapped_ok(sw, n)) TH_LOG("%ld of %ld pages swapped", sw, n);
 	ASSERT_EQ(0, munmap(a, half));
 	b = zsf_region(half);
 	ASSERT_NE(NULL, b);
 	zsf_fill(b, half, 0x5003);
 	sw = zsf_pageout(b, half);
-	ASSERT_TRUE(ZSF_SWAPPED_OK(sw, n / 2)) TH_LOG("%ld of %ld pages swapped", sw, n / 2);
+	ASSERT_TRUE(zsf_swapped_ok(sw, n / 2)) TH_LOG("%ld of %ld pages swapped", sw, n / 2);
 	bad = zsf_verify(b, half, 0x5003, 1) + zsf_verify(a + half, half, 0x5002, 1);
 	ASSERT_EQ(0, bad) TH_LOG("%ld of %ld pages wrong after reuse of freed slots", bad, n);
 	ASSERT_EQ(0, munmap(b, half));
@@ -292,7 +295,7 @@ static void *zsf_bg_fn(void *arg)
 
 /* backend-specific part of a race variant: returns a tool's pid or -1 */
 static pid_t zsf_race_extra(struct __test_metadata *_metadata, struct zsf_ctx *c,
-			    const FIXTURE_VARIANT(race) *variant, int secs);
+			    enum zsf_race_kind kind, int secs);
 
 TEST_F_TIMEOUT(race, swap_free, 180)
 {
@@ -317,7 +320,7 @@ TEST_F_TIMEOUT(race, swap_free, 180)
 		stress = zsf_spawn(&self->c, argv, "/tmp/zsgate-stress-ng.log");
 		ASSERT_LT(0, stress);
 	}
-	tool = zsf_race_extra(_metadata, &self->c, variant, secs);
+	tool = zsf_race_extra(_metadata, &self->c, variant->kind, secs);
 	bg.flap_pool = variant->kind == RACE_WRITEBACK;
 	wb0 = zsf_zswap_stat("written_back_pages");
 	hit0 = zsf_zswap_stat("pool_limit_hit");

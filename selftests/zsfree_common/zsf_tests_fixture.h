@@ -11,6 +11,9 @@
 #ifndef ZSF_BACKEND
 #error "define ZSF_BACKEND before including zsfree_tests.h"
 #endif
+#ifndef ZSF_RELEASE_FN
+#error "define ZSF_RELEASE_FN (the backend's release entry point) before including zsfree_tests.h"
+#endif
 
 #include <pthread.h>
 #include <sched.h>
@@ -78,35 +81,38 @@ static double zsf_check_clean(struct __test_metadata *_metadata,
 	zsf_fault("drain");
 	if (zsf_env.control) {
 		/* the limit control leaks by design: data and splats only */
-		TH_LOG("ZSGATE_CONTROL=1: %s pool-baseline check skipped (control kernel, the release frees nothing)",
-		       c->name);
+		TH_LOG("ZSGATE_CONTROL=1: %s pool-baseline check skipped", c->name);
+		TH_LOG("(control kernel, the release frees nothing)");
 		n = zsf_kmsg_scan(c, splat, sizeof(splat));
 		if (n < 0)
-			snprintf(splat, sizeof(splat), "no /dev/kmsg: the kernel log could not be scanned");
+			snprintf(splat, sizeof(splat),
+				 "no /dev/kmsg: the kernel log could not be scanned");
 		EXPECT_EQ(0, n) TH_LOG("%d kernel log splat line(s) since setup: %s", n, splat);
 		return 0;
 	}
 	ms = zsf_wait_baseline(c, ZSF_DEADLINE_MS, &s, &orphans);
 	if (orphans) {
-		TH_LOG(
-		       "not a backend leak: the swap layer kept %ld slot(s) with no owner (%llu stored pages stay until swapoff)",
-		       orphans, (unsigned long long)(s.stored_pages));
+		TH_LOG("not a backend leak: the swap layer kept %ld slot(s) with no owner",
+		       orphans);
+		TH_LOG("(%llu stored pages stay until swapoff)",
+		       (unsigned long long)(s.stored_pages));
 		zsf_figure(c, "case=orphan_slots slots=%ld", orphans);
 	}
 	if (ms < 0) {
 		zsf_swap_users(users, sizeof(users));
 		zsf_caps_str(c, caps, sizeof(caps));
 	}
-	EXPECT_LE(0, ms)
-		TH_LOG(
-		       "%s pool not back at baseline after %d ms: pool_bytes %llu (baseline %llu), stored_pages %llu (baseline %llu); swap slots in use %ld, SwapCached %llu kB; VmSwap: %s; Part B here: %s",
-				c->name, ZSF_DEADLINE_MS,
-				(unsigned long long)s.pool_bytes,
-				(unsigned long long)c->base.pool_bytes,
-				(unsigned long long)s.stored_pages,
-				(unsigned long long)c->base.stored_pages,
-				zsf_swap_used_pages(c),
-				(unsigned long long)zsf_swapcached() / 1024, users, caps);
+	EXPECT_LE(0, ms) {
+		TH_LOG("%s pool not back at baseline after %d ms:", c->name, ZSF_DEADLINE_MS);
+		TH_LOG("pool_bytes %llu (baseline %llu), stored_pages %llu (baseline %llu);",
+		       (unsigned long long)s.pool_bytes,
+		       (unsigned long long)c->base.pool_bytes,
+		       (unsigned long long)s.stored_pages,
+		       (unsigned long long)c->base.stored_pages);
+		TH_LOG("swap slots in use %ld, SwapCached %llu kB;",
+		       zsf_swap_used_pages(c), (unsigned long long)zsf_swapcached() / 1024);
+		TH_LOG("VmSwap: %s; Part B here: %s", users, caps);
+	}
 	/*
 	 * Reference counters: a zram/zswap page's accounting drops before its
 	 * handle is queued, so handles may still be pending when the pool is
@@ -118,7 +124,7 @@ static double zsf_check_clean(struct __test_metadata *_metadata,
 	if (zsf_deferred(c, &d))
 		EXPECT_EQ(0, d.pending)
 			TH_LOG("%llu deferred frees still pending %d ms after the release",
-					       (unsigned long long)d.pending, ZSF_DEADLINE_MS);
+			       (unsigned long long)d.pending, ZSF_DEADLINE_MS);
 	n = zsf_kmsg_scan(c, splat, sizeof(splat));
 	if (n < 0)
 		snprintf(splat, sizeof(splat), "no /dev/kmsg: the kernel log could not be scanned");
@@ -134,13 +140,13 @@ static void zsf_prepare(struct __test_metadata *_metadata, char *p,
 
 	zsf_fill(p, bytes, seed);
 	sw = zsf_pageout(p, bytes);
-	ASSERT_TRUE(ZSF_SWAPPED_OK(sw, n))
+	ASSERT_TRUE(zsf_swapped_ok(sw, n))
 		TH_LOG("pagemap: %ld of %ld pages swapped after MADV_PAGEOUT", sw, n);
 	bad = zsf_verify(p, bytes, seed, 64);
 	ASSERT_EQ(0, bad)
 		TH_LOG("%ld of %ld sampled pages read back wrong after swap-in", bad, n / 64);
 	sw = zsf_pageout(p, bytes);
-	ASSERT_TRUE(ZSF_SWAPPED_OK(sw, n))
+	ASSERT_TRUE(zsf_swapped_ok(sw, n))
 		TH_LOG("pagemap: %ld of %ld pages swapped after the second MADV_PAGEOUT", sw, n);
 }
 

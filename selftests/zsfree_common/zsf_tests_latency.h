@@ -205,7 +205,7 @@ static void zsf_release_round_hogs(struct __test_metadata *_metadata,
 			zsf_fill(p, bytes, seed + i);
 			w[i].swapped = zsf_pageout(p, bytes);
 			w[i].bad = zsf_verify(p, bytes, seed + i, 64);
-			if (ZSF_SWAPPED_OK(w[i].swapped, n))
+			if (zsf_swapped_ok(w[i].swapped, n))
 				w[i].swapped = zsf_pageout(p, bytes);
 			zsf_barrier_wait(ready);
 			zsf_barrier_wait(go);
@@ -227,7 +227,7 @@ static void zsf_release_round_hogs(struct __test_metadata *_metadata,
 	}
 	for (i = 0; i < procs; i++) {
 		EXPECT_EQ(0, w[i].failed);
-		EXPECT_TRUE(ZSF_SWAPPED_OK(w[i].swapped, (long)(bytes / PG)))
+		EXPECT_TRUE(zsf_swapped_ok(w[i].swapped, (long)(bytes / PG)))
 			TH_LOG("worker %d: %ld of %zu pages swapped", i, w[i].swapped, bytes / PG);
 		EXPECT_EQ(0, w[i].bad)
 			TH_LOG("worker %d: %ld sampled pages read back wrong", i, w[i].bad);
@@ -465,7 +465,7 @@ FIXTURE(percall) {
 FIXTURE_SETUP(percall)
 {
 	static const char *const fns[] = {
-		ZSF_BACKEND == ZSF_ZRAM ? "zram_slot_free_notify" : "zswap_invalidate",
+		ZSF_RELEASE_FN,
 		"zs_free", "zs_free_deferred",
 	};
 	char why[256] = "";

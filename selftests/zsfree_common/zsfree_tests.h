@@ -3,8 +3,9 @@
  * zsfree_tests.h - the scenarios both zram_free and zswap_free run.
  *
  * Included once by zram_free.c / zswap_free.c after they define ZSF_BACKEND
- * (ZSF_ZRAM or ZSF_ZSWAP), so both collections run the same code against
- * their own backend. Backend-only scenarios (zram discard + fio, zswap
+ * (ZSF_ZRAM or ZSF_ZSWAP) and ZSF_RELEASE_FN (the backend's function that
+ * frees a swapped-out page's object, for percall), so both collections run
+ * the same code against their own backend. Backend-only scenarios (zram discard + fio, zswap
  * writeback) live in the including file as extra variants of the race
  * fixture, zram's nobuffers as a fixture of its own.
  *

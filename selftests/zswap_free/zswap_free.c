@@ -8,6 +8,7 @@
  * and figure keys in ../zsfree_common/swapfree.h.
  */
 #define ZSF_BACKEND ZSF_ZSWAP
+#define ZSF_RELEASE_FN "zswap_invalidate"	/* frees a swapped-out page's entry */
 #include "zsfree_tests.h"
 
 /*
@@ -18,9 +19,9 @@
 FIXTURE_VARIANT_ADD(race, writeback) { .kind = RACE_WRITEBACK };
 
 static pid_t zsf_race_extra(struct __test_metadata *_metadata, struct zsf_ctx *c,
-			    const FIXTURE_VARIANT(race) *variant, int secs)
+			    enum zsf_race_kind kind, int secs)
 {
-	if (variant->kind == RACE_WRITEBACK)
+	if (kind == RACE_WRITEBACK)
 		EXPECT_EQ(0, zsf_zswap_param("shrinker_enabled", "Y"));
 	return -1;
 }
