@@ -186,6 +186,22 @@ class ParserFallbackTest(unittest.TestCase):
             self.assertEqual(cols, vm.parse_results(ktap))
         self.assertIsNone(vm.kunit_parser_of(None))
 
+    def test_each_tree_its_own_parser(self):
+        # one process reads several trees (the gate's VM runs, ci/ab's kernels in-process):
+        # each gets the parser (and its kunit_printer) of its own tree, sys.modules untouched
+        import sys
+        with tempfile.TemporaryDirectory() as d:
+            for t in ("a", "b"):
+                kdir = os.path.join(d, t, "tools", "testing", "kunit")
+                os.makedirs(kdir)
+                write(os.path.join(kdir, "kunit_printer.py"), f"TREE = {t!r}\n")
+                write(os.path.join(kdir, "kunit_parser.py"), "from kunit_printer import TREE\n")
+            before = {n: sys.modules.get(n) for n in ("kunit_parser", "kunit_printer")}
+            pa, pb = vm.kunit_parser_of(os.path.join(d, "a")), vm.kunit_parser_of(os.path.join(d, "b"))
+            self.assertEqual((pa.TREE, pb.TREE), ("a", "b"))
+            self.assertIs(vm.kunit_parser_of(os.path.join(d, "a")), pa)  # once per file
+            self.assertEqual({n: sys.modules.get(n) for n in before}, before)
+
     def test_parser_of_another_api(self):
         # a kunit_parser whose parse_test takes no printer (older trees): zsgate's own reader
         with tempfile.TemporaryDirectory() as d:

@@ -226,25 +226,42 @@ def parse_results(ktap: List[str]) -> List[Dict[str, Any]]:
     return cols
 
 
+_PARSERS: Dict[Tuple[str, int, int], Optional[Any]] = {}
+
+
 def kunit_parser_of(tree: Optional[str]) -> Optional[Any]:
     """kunit.py's own KTAP parser (tools/testing/kunit/kunit_parser.py) of the kernel tree
-    under test, imported from there (as module kunit_parser, once per process: ci/vm reads
-    one tree); None when the tree has none or it does not import."""
+    under test, imported from there; None when the tree has none or it does not import.
+    One process reads several trees (the gate's VM runs, ci/ab's kernels): each tree's
+    parser is its own module object, loaded once per file version, and sys.modules is left
+    as it was (kunit_parser's own imports, kunit_printer, come from the same directory)."""
     if not tree:
         return None
-    kdir = os.path.join(tree, "tools", "testing", "kunit")
-    if not os.path.exists(os.path.join(kdir, "kunit_parser.py")):
-        return None
-    added = kdir not in sys.path
-    if added:
-        sys.path.insert(0, kdir)
+    kdir = os.path.realpath(os.path.join(tree, "tools", "testing", "kunit"))
+    path = os.path.join(kdir, "kunit_parser.py")
     try:
-        return importlib.import_module("kunit_parser")
-    except Exception:  # an older or broken parser: the caller falls back to parse_results
+        st = os.stat(path)
+    except OSError:
         return None
+    key = (path, st.st_mtime_ns, st.st_size)
+    if key in _PARSERS:
+        return _PARSERS[key]
+    # the names that directory's files would import as, out of the way while it imports
+    names = {f[:-3] for f in os.listdir(kdir) if f.endswith(".py")}
+    saved = {n: sys.modules.pop(n) for n in names if n in sys.modules}
+    sys.path.insert(0, kdir)
+    mod: Optional[Any]
+    try:
+        mod = importlib.import_module("kunit_parser")
+    except Exception:  # an older or broken parser: the caller falls back to parse_results
+        mod = None
     finally:
-        if added:
-            sys.path.remove(kdir)
+        sys.path.remove(kdir)
+        for n in names:
+            sys.modules.pop(n, None)
+        sys.modules.update(saved)
+    _PARSERS[key] = mod
+    return mod
 
 
 def parse_results_kunit(ktap: List[str], kp: Any) -> List[Dict[str, Any]]:
