@@ -6,8 +6,9 @@ Usage: ci/ab --base TREE --patched TREE [--prev TREE] --out RUN_DIR [--arch x86_
              [--sizes 64,128,...] [--margin 0.10] [--labels base,patched[,prev]] [--timeout S]
 
 Round i (i = 1..R) boots base and patched, interleaved A B B A A B B A (odd rounds
-base first, even rounds patched first), each with ci/vm running the latency cases of
-zram_free and zswap_free (--filter; default below) with ZSGATE_ROUNDS=N inner rounds.
+base first, even rounds patched first), each a ci/vm run (vmrun.main, in this process:
+zsgate/boots.py) of the latency cases of zram_free and zswap_free (--filter; default below)
+with ZSGATE_ROUNDS=N inner rounds.
 With --prev (the previous revision of the series, a third kernel) each round boots all
 three, in the order ab.boot_order() gives (a Williams design: position and drift hit each
 kernel equally over the rounds).
@@ -46,10 +47,9 @@ import os
 import signal
 import sys
 import time
-from types import FrameType
 from typing import Any, Dict, List, Optional, Sequence
 
-from zsgate import ab, boots, bounded, build, config, rundir
+from zsgate import ab, boots, bounded, build, config, inproc, rundir
 from zsgate.log import log, set_step
 
 # Latency cases of the A/B (kselftest_harness -f/-r filters, per binary). The seed's
@@ -59,12 +59,6 @@ DEFAULT_FILTER = ("-f munmap -r teardown.p1_munmap.concurrent -r teardown.p2_mun
                   "-r return_rate.p1_munmap.sampled -r return_rate.p4_munmap.sampled")
 DEFAULTS: Dict[str, Any] = {"arch": "x86_64", "rounds": 4, "inner": 2, "sizes": "64,128,192,256,512",
                             "margin": ab.MARGIN, "quick": "1"}
-
-
-def on_term(sig: int, _frame: Optional[FrameType]) -> None:
-    """SIGTERM/SIGHUP: end here, and with us the running ci/vm (subprocess.run kills its
-    child on the way out; ci/vm's VM dies with it): no further round boots."""
-    sys.exit(128 + sig)
 
 
 def log_comparison(c: Dict[str, Any], prefix: str) -> None:
@@ -138,11 +132,13 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """ci/ab ARGS (sys.argv[1:] when None); the exit code (module docstring). SIGTERM and
-    SIGHUP end it (the handlers are put back on return)."""
+    SIGHUP end it, and with it the running boot (ci/vm's code, in this process: its VM goes
+    first) and its caller (inproc.Terminated): no further round boots. The handlers are
+    put back on return. In another program: inproc.call(main, ...)."""
     set_step("ab")
     ap = parser()
     a = ap.parse_args(None if argv is None else list(argv))
-    old = {s: signal.signal(s, on_term) for s in (signal.SIGTERM, signal.SIGHUP)}
+    old = {s: signal.signal(s, inproc.on_term) for s in (signal.SIGTERM, signal.SIGHUP)}
     try:
         return run(ap, a)
     finally:

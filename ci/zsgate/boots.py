@@ -4,7 +4,9 @@ share.
 
 Round i boots every kernel once, in the order ab.boot_order() gives (a Williams design), each
 boot being one ci/vm run of the latency cases (and, with percall, a second ci/vm run of
-percall.free_path under QEMU's instruction-count mode). Each boot's "# zsgate:" figures are one
+percall.free_path under QEMU's instruction-count mode): vmrun.main() in this process
+(inproc.call: an exception in it is that boot's exit 1; a SIGTERM ends the boot's VM, then
+the rounds). Each boot's "# zsgate:" figures are one
 sample per case and kernel: run() returns them as [(label, figures)] in boot order, with a
 record per boot (exit, seconds, counts, host_other_cpus: the CPU the rest of the host used
 meanwhile, for ab.host_warnings()), the problems and splats the boots reported, and the boots
@@ -15,16 +17,13 @@ The statistics are not here: ab.compare() and bench.analyze() read run()'s resul
 import json
 import os
 import resource
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
-from zsgate import ab, config, rundir, vmrun
+from zsgate import ab, config, inproc, rundir, vmrun
 from zsgate.log import log
 
-CI = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The per-call pass (percall.free_path) boots on its own right after each latency boot, in
 # QEMU's instruction-count mode: guest time = instructions executed (1 ns each), so the
 # per-call figures are exact counts, immune to host load (docs/vm-ab.md, "Per call").
@@ -83,9 +82,11 @@ def host_busy_s() -> float:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
-def children_cpu_s() -> float:
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
+def own_cpu_s() -> float:
+    """CPU seconds of this process and its waited-for children: ci/vm's code runs here, its
+    VM is our child (what a boot costs, taken out of the host's busy time)."""
+    r, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime + c.ru_utime + c.ru_stime
 
 
 def boot_name(req: Request, label: str, i: int) -> str:
@@ -93,8 +94,8 @@ def boot_name(req: Request, label: str, i: int) -> str:
 
 
 def vm_cmd(req: Request, k: Kernel, name: str) -> List[str]:
-    """The ci/vm command of one latency boot of kernel @k."""
-    cmd = [os.path.join(CI, "vm"), "--tree", k.tree, "--arch", req.arch, "--out", req.sub,
+    """The ci/vm arguments (vmrun.main's argv) of one latency boot of kernel @k."""
+    cmd = ["--tree", k.tree, "--arch", req.arch, "--out", req.sub,
            "--name", name, "--filter", req.filter, "--timeout", str(req.timeout),
            "--env", f"ZSGATE_ROUNDS={req.inner}", "--env", f"ZSGATE_SIZES_MB={req.sizes}"]
     for e in k.env:
@@ -155,11 +156,11 @@ def run(req: Request) -> Result:
                         continue
                 else:
                     log(f"round {i}/{req.rounds}: {label}{' (per call, icount)' if kind == 'percall' else ''}")
-                    b0, c0, w0 = host_busy_s(), children_cpu_s(), time.time()
-                    rc = subprocess.run(bcmd).returncode
-                    # what the rest of the host used meanwhile: busy time minus this VM's own
-                    # CPU (ci/vm waits for QEMU, so its time is in our children's rusage)
-                    other = max(0.0, (host_busy_s() - b0) - (children_cpu_s() - c0))
+                    b0, c0, w0 = host_busy_s(), own_cpu_s(), time.time()
+                    rc = inproc.call(vmrun.main, bcmd, f"vm {bname}")
+                    # what the rest of the host used meanwhile: busy time minus this boot's own
+                    # CPU (ci/vm's code in this process, QEMU our child it waited for)
+                    other = max(0.0, (host_busy_s() - b0) - (own_cpu_s() - c0))
                     other_cpus = round(other / max(time.time() - w0, 1e-3), 2)
                 meta, bfigs = {}, []
                 try:

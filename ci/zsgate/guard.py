@@ -115,7 +115,7 @@ def sweep(tag: str, exclude: Iterable[int] = (), grace: float = GRACE) -> Dict[s
     _signal(stopped, signal.SIGTERM)
     # continue the deepest first, their parents when they are gone (or after 0.5 s): a child
     # cleans up (ci/vm removes its scratch dirs) before its parent can SIGKILL it on its own
-    # way out (ci/ab's subprocess.run does)
+    # way out (a Python step's subprocess.run does)
     deadline = time.time() + grace
     for level in _levels(stopped):
         _signal(level, signal.SIGCONT)

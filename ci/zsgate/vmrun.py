@@ -63,10 +63,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from types import FrameType
 from typing import Any, Dict, List, Optional, Sequence
 
-from zsgate import bounded, build, config, rundir, vm
+from zsgate import bounded, build, config, inproc, rundir, vm
 from zsgate.log import log, set_step
 from zsgate.results import find_splats
 
@@ -183,13 +182,9 @@ def qemu_command(kernel: str, initrd: str, mem: int, bounded_mode: bool = True, 
 
 
 def die_with_parent() -> None:
-    """In the VM's process (preexec): SIGKILL when ci/vm ends, even by kill -9."""
+    """In the VM's process (preexec): SIGKILL when the process that runs ci/vm's code (ci/vm,
+    ci/ab, the gate) ends, even by kill -9."""
     ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-
-
-def on_term(sig: int, _frame: Optional[FrameType]) -> None:
-    """SIGTERM/SIGHUP: exit through the finally blocks (scratch dirs go; the VM dies with us)."""
-    sys.exit(128 + sig)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -234,9 +229,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """ci/vm ARGS (sys.argv[1:] when None); the exit code (module docstring). SIGTERM and
-    SIGHUP end it through its cleanups (the handlers are put back on return)."""
+    SIGHUP end it through its cleanups, the VM first (inproc.Terminated: its caller ends
+    too); the handlers are put back on return. In another program: inproc.call(main, ...)."""
     a = parser().parse_args(None if argv is None else list(argv))
-    old = {s: signal.signal(s, on_term) for s in (signal.SIGTERM, signal.SIGHUP)}
+    old = {s: signal.signal(s, inproc.on_term) for s in (signal.SIGTERM, signal.SIGHUP)}
     try:
         return run(a)
     except Stop as e:
@@ -390,6 +386,16 @@ def boot(a: argparse.Namespace, cache: str, bdir: str, built: str, stamp: Option
                 hang = True
                 os.killpg(p.pid, 9)
                 rc = p.wait()
+            except BaseException:
+                # ended from outside (SIGTERM/SIGHUP: inproc.Terminated; Ctrl-C): the VM goes
+                # now, not when this process exits (PR_SET_PDEATHSIG), which is later when
+                # this runs in the gate's or ci/ab's process
+                try:
+                    os.killpg(p.pid, 9)
+                except ProcessLookupError:
+                    pass
+                p.wait()
+                raise
         secs = time.time() - t0
     finally:
         shutil.rmtree(work, ignore_errors=True)
