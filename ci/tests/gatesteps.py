@@ -2,13 +2,22 @@
 """ZSGATE_GATE_TEST_STEPS for ci/gate over a stand-in root (test_gate.py, test_signals.py):
 the gate's in-process source and tree steps run the stand-in root's stub ci/source (through
 treeprep.find_source: its --json file) and ci/tree (its KEY=VALUE stdout) instead, so a stub
-can log its arguments or block like the real step."""
+can log its arguments or block like the real step.
+
+The gate's in-process VM and A/B steps (vmrun.main, abrun.main, looked up when gate.vm() and
+gate.ab() call them) are monkeypatched here, in the gate's process, when the gate loads this
+file: vm_main() and ab_main() do what those do around their work (the log step, SIGTERM and
+SIGHUP handlers that end the step, put back on return) and run the stand-in root's stub
+ci/vm or ci/ab with the same arguments as the work. FAKE_STEP_RAISE=vm|ab makes that step
+raise instead (an exception in a step is its exit 1, not the end of the gate)."""
 import os
 import shlex
+import signal
 import subprocess
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
-from zsgate import treeprep
+from zsgate import abrun, inproc, treeprep, vmrun
+from zsgate.log import set_step
 
 
 def _run(ci: str, args: List[str]) -> Dict[str, str]:
@@ -32,3 +41,28 @@ def make_tree(ksrc: str, name: str, series: Optional[str], kunit_dir: str, tree:
         + (["--tree", tree] if tree else [])
     a = _run(os.path.join(os.environ["ZSGATE_ROOT"], "ci"), args)
     return treeprep.Made(a["TREE"], a.get("SERIES_ID", ""), a.get("PART_B") == "true", ())
+
+
+def _step(step: str, argv: Sequence[str]) -> int:
+    args = list(argv)
+    set_step(f"vm {args[args.index('--name') + 1]}" if step == "vm" else step)
+    old = {s: signal.signal(s, inproc.on_term) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        if os.environ.get("FAKE_STEP_RAISE") == step:
+            raise RuntimeError(f"fake {step} raised")
+        return subprocess.run([os.path.join(os.environ["ZSGATE_ROOT"], "ci", step), *args]).returncode
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def vm_main(argv: Sequence[str]) -> int:
+    return _step("vm", argv)
+
+
+def ab_main(argv: Sequence[str]) -> int:
+    return _step("ab", argv)
+
+
+vmrun.main = vm_main  # type: ignore[assignment]
+abrun.main = ab_main  # type: ignore[assignment]

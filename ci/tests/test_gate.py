@@ -4,10 +4,11 @@ step times that reach meta.json and summary.json.
 
 ci/gate (ci/zsgate/gate.py) runs its process steps from $ZSGATE_ROOT/ci: the test points
 ZSGATE_ROOT at a temporary root whose ci/deps, kunit, vm and ab are stubs that log their
-arguments (ci/kunit and ci/vm write a passing result). The source and tree steps run in the
-gate's process; ZSGATE_GATE_TEST_STEPS=tests/gatesteps.py makes them run the root's stub
-ci/source and ci/tree instead, which log their arguments too. meta.json, the summary, the
-report and kcidb.json are the real ones, in the gate's process.
+arguments (ci/kunit and ci/vm write a passing result). The source, tree, VM and A/B steps
+run in the gate's process; ZSGATE_GATE_TEST_STEPS=tests/gatesteps.py makes them run the
+root's stub ci/source, ci/tree, ci/vm and ci/ab instead (vmrun.main and abrun.main
+monkeypatched in the gate's process), which log their arguments too. meta.json, the
+summary, the report and kcidb.json are the real ones, in the gate's process.
 """
 import json
 import os
@@ -103,6 +104,31 @@ class GateWiringTest(unittest.TestCase):
                                  "summary"])
         self.assertTrue(all(x["seconds"] >= 0 for x in s["steps"]))
         self.assertIn("\ntotal ", r.stdout)
+        # the in-process VM steps set their own log step: the gate's is back after each
+        self.assertRegex(r.stderr, r"\] gate: step vm: vm-um-patched\n")
+        self.assertRegex(r.stderr, r"\] gate: step summary\n")
+
+    def test_an_exception_in_a_vm_step_fails_that_step_only(self):
+        r, calls, meta, s = self.gate(FAKE_STEP_RAISE="vm")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)  # no VM results: verdict FAIL
+        self.assertIn("RuntimeError: fake vm raised", r.stderr)  # the traceback
+        self.assertIn("] vm vm-um-base: vm failed with RuntimeError: fake vm raised (exit 1)", r.stderr)
+        self.assertFalse([c for c in calls if c.startswith("vm ")], calls)
+        steps = {x["name"]: x for x in meta["steps"]}
+        for n in ("vm-um-base", "vm-um-patched", "vm-x86_64-base", "vm-x86_64-patched"):
+            self.assertEqual(steps[n]["exit"], 1, n)
+        self.assertEqual([x["name"] for x in s["steps"]][-1], "summary")  # the gate went on
+        self.assertRegex(r.stderr, r"\] gate: step summary\n")
+        self.assertIn("verdict: FAIL", r.stdout)
+
+    def test_an_exception_in_the_ab_fails_the_ab_only(self):
+        # (the verdict: what ci/summary makes of a run dir with no ab.json, not tested here)
+        r, calls, meta, s = self.gate(FAKE_STEP_RAISE="ab", ZSGATE_NO_AB="")
+        self.assertIn("RuntimeError: fake ab raised", r.stderr)
+        self.assertIn("] ab: ab failed with RuntimeError: fake ab raised (exit 1)", r.stderr)
+        self.assertEqual({x["name"]: x.get("exit") for x in meta["steps"]}["ab"], 1)
+        self.assertEqual(len([c for c in calls if c.startswith("vm ")]), 4)
+        self.assertRegex(r.stderr, r"\] gate: step summary\n")
 
     def test_switches_leave_it_out_and_say_so(self):
         for env, why in (({"KCSAN": "0"}, "KCSAN=0"), ({"ZSGATE_NO_KCSAN": "1"}, "ZSGATE_NO_KCSAN=1"),

@@ -5,7 +5,7 @@ no lock stays held, a run that did not reach its summary is no verdict, the next
 
 The real ci/gate (ci/zsgate/gate.py), ci/summary and guard run from a stand-in root whose
 other steps (ci/source, ci/tree, ci/kunit, ci/vm, ci/ab) are fakes (the gate's in-process
-source and tree steps run them through tests/gatesteps.py): the one named by
+source, tree, VM and A/B steps run them through tests/gatesteps.py): the one named by
 FAKE_BLOCK starts processes that try to outlive the gate the ways the real ones could (a
 process in its own session like ci/vm's QEMU, one deaf to SIGTERM, an orphan adopted by
 init, a loop that keeps starting new children like ci/ab booting its next VM, all under the
@@ -301,6 +301,13 @@ class GateSignalTest(FakeGate):
 
     def test_term_bash_gate_during_build(self):
         self.interrupt("kunit", "TERM bash gate", "the gate script was killed by SIGTERM")
+        self.assert_next_gate_works()
+
+    def test_term_gate_during_its_in_process_vm_step(self):
+        # the step's SIGTERM handler ends the step; the gate then dies of the signal itself
+        out, _ = self.interrupt("vm", "TERM bash gate", "the gate script was killed by SIGTERM")
+        self.assertIn("the gate script was killed by SIGTERM", out)
+        self.assertNotIn("step vm: vm-um-patched", out)
         self.assert_next_gate_works()
 
     def test_guard_sweeps_what_a_finished_gate_left(self):

@@ -33,9 +33,11 @@ x86_64), ZSGATE_NO_KCSAN, ZSGATE_KCSAN_TIMEOUT, ZSGATE_GATE_WAIT; the steps read
 
 How the steps run: in this process the source (treeprep.find_source), the work trees
 (treeprep.make_tree, what ci/tree does), the manifest (rundir, what ci/meta does), the
-summary, the report and kcidb.json (their modules' main()); as processes, each through one
-function here (deps(), kunit(), vm(), ab()), ci/deps (apt), ci/kunit (kunit.py), ci/vm and
-ci/ab (QEMU). No step's stdout is read.
+summary, the report and kcidb.json (their modules' main()), the VM runs and the A/B
+(vmrun.main and abrun.main through vm() and ab(): inproc.call, the steps' signal handlers,
+cwd, environment and log step put back after each; their QEMU/UML is a child of the gate);
+as processes, each through one function here (deps(), kunit()), ci/deps (apt), ci/kunit
+(kunit.py). No step's stdout is read.
 
 The guard: main() first re-executes the gate under ci/zsgate/guard.py (as ci/lib.sh's
 zs_guard does for a shell step), so every process the gate starts ends with it (SIGINT,
@@ -59,7 +61,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Mapping, NoReturn, Optional, Sequence, Tuple
 
-from zsgate import config, kcidb, report, rundir, summary, treeprep
+from zsgate import abrun, config, inproc, kcidb, report, rundir, summary, treeprep, vmrun
 from zsgate.log import log, set_step
 
 # the repository this module belongs to (ZSGATE_ROOT when the environment has none)
@@ -255,15 +257,29 @@ class Gate:
         """ci/kunit: build the tree's KUnit kernel for ARCH and run the suite (kunit.py)."""
         return self.process("kunit", ["--tree", tree, "--arch", arch, "--out", self.run, "--name", name, *extra])
 
+    def in_process(self, step: str, main: inproc.Main, args: Sequence[str]) -> int:
+        """ci/STEP's main(ARGS) in this process (inproc.call): its exit code, an exception in
+        it exit 1 (traceback on stderr); signal handlers, cwd, environment and the log's step
+        name as they were. The gate holds its lock itself meanwhile. A SIGTERM/SIGHUP that
+        ended the step (its VM first, then its scratch dirs) ends the gate of that signal,
+        as it ended the child and the gate before (the guard: "killed by SIGTERM")."""
+        try:
+            return inproc.call(main, args, step)
+        except inproc.Terminated as e:
+            inproc.die_of(e.signum)
+
     def vm(self, tree: str, arch: str, name: str, build_dir: str, reuse: bool) -> int:
-        """ci/vm: the kselftests in a VM of the tree's KUnit build (QEMU/UML)."""
-        return self.process("vm", ["--tree", tree, "--arch", arch, "--out", self.run, "--name", name,
-                                   "--build-dir", build_dir] + (["--reuse"] if reuse else []))
+        """ci/vm (vmrun.main, in this process): the kselftests in a VM of the tree's KUnit
+        build (QEMU/UML)."""
+        return self.in_process("vm", vmrun.main, ["--tree", tree, "--arch", arch, "--out", self.run,
+                                                  "--name", name, "--build-dir", build_dir]
+                               + (["--reuse"] if reuse else []))
 
     def ab(self, base: str, patched: str, prev: str) -> int:
-        """ci/ab: the A/B latency rounds (QEMU)."""
-        return self.process("ab", ["--base", base, "--patched", patched]
-                            + (["--prev", prev] if prev else []) + ["--out", self.run])
+        """ci/ab (abrun.main, in this process; its boots run vmrun.main too): the A/B latency
+        rounds (QEMU)."""
+        return self.in_process("ab", abrun.main, ["--base", base, "--patched", patched]
+                               + (["--prev", prev] if prev else []) + ["--out", self.run])
 
     # -------------------------------------------------------------- the pipeline
 
