@@ -152,6 +152,18 @@ class TestVerdict(unittest.TestCase):
         v = mutantjudge.ab_verdict(None, 2, 1.0)
         self.assertEqual((v["verdict"], v["how"]), ("not run", "no ab.json (ci/ab exit 2)"))
 
+    def test_ci_ab_runs_abrun_in_process(self):
+        # its exit code; an exception in it is exit 1, not the end of ci/mutants
+        seen = []
+        with unittest.mock.patch("zsgate.abrun.main", lambda argv: seen.append(argv) or 1):
+            self.assertEqual(mutantab.ci_ab(["--base", "r", "--patched", "m"]), 1)
+        self.assertEqual(seen, [["--base", "r", "--patched", "m"]])
+        err = io.StringIO()
+        with unittest.mock.patch("zsgate.abrun.main", side_effect=ValueError("no figures")), \
+                contextlib.redirect_stderr(err):
+            self.assertEqual(mutantab.ci_ab(["--base", "r"]), 1)
+        self.assertIn("ValueError: no figures", err.getvalue())
+
 
 class TestBuildLock(unittest.TestCase):
     """build_lock() holds the machine's lock for a group; ci/kunit children lock a private file."""

@@ -8,7 +8,7 @@ import subprocess
 import time
 from typing import Any, Dict, List, Optional
 
-from zsgate import build, config, rundir
+from zsgate import abrun, build, config, inproc, rundir
 from zsgate.log import log
 from zsgate.mutantjudge import Row, ab_verdict
 from zsgate.mutantspec import Mutant
@@ -54,8 +54,10 @@ def vm_kernel(tree: str, name: str, label: str, outdir: str) -> Optional[str]:
 
 
 def ci_ab(args: List[str]) -> int:
-    """ci/ab ARGS (the A/B latency run of two built VM kernels): its exit code."""
-    return subprocess.run([os.path.join(CI, "ab")] + args, text=True).returncode
+    """ci/ab ARGS (the A/B latency run of two built VM kernels), abrun.main in this process
+    (inproc.call: an exception in it is exit 1, signal handlers and the log step are put
+    back; a SIGTERM ends its VM, then ci/mutants): its exit code."""
+    return inproc.call(abrun.main, args, "ab")
 
 
 def run(m: Mutant, ref: str, mt: str, outdir: str, t0: float) -> Row:
