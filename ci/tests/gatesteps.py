@@ -2,13 +2,18 @@
 """ZSGATE_GATE_TEST_STEPS for ci/gate over a stand-in root (test_gate.py, test_signals.py):
 the gate's in-process source and tree steps run the stand-in root's stub ci/source (through
 treeprep.find_source: its --json file) and ci/tree (its KEY=VALUE stdout) instead, so a stub
-can log its arguments or block like the real step."""
+can log its arguments or block like the real step.
+
+The gate's in-process packages and KUnit steps (deps.main, kunitrun.main, looked up when
+gate.deps() and gate.kunit() call them) are monkeypatched here, in the gate's process, when
+the gate loads this file: they run the stand-in root's stub ci/deps or ci/kunit with the
+same arguments (a child, as those steps were)."""
 import os
 import shlex
 import subprocess
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
-from zsgate import treeprep
+from zsgate import deps, kunitrun, treeprep
 
 
 def _run(ci: str, args: List[str]) -> Dict[str, str]:
@@ -32,3 +37,11 @@ def make_tree(ksrc: str, name: str, series: Optional[str], kunit_dir: str, tree:
         + (["--tree", tree] if tree else [])
     a = _run(os.path.join(os.environ["ZSGATE_ROOT"], "ci"), args)
     return treeprep.Made(a["TREE"], a.get("SERIES_ID", ""), a.get("PART_B") == "true", ())
+
+
+def _stub(step: str, argv: Sequence[str]) -> int:
+    return subprocess.run([os.path.join(os.environ["ZSGATE_ROOT"], "ci", step), *argv]).returncode
+
+
+deps.main = lambda argv=None, env=None: _stub("deps", argv or [])  # type: ignore[assignment]
+kunitrun.main = lambda argv=None, env=None: _stub("kunit", argv or [])  # type: ignore[assignment]

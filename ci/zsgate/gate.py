@@ -33,9 +33,11 @@ x86_64), ZSGATE_NO_KCSAN, ZSGATE_KCSAN_TIMEOUT, ZSGATE_GATE_WAIT; the steps read
 
 How the steps run: in this process the source (treeprep.find_source), the work trees
 (treeprep.make_tree, what ci/tree does), the manifest (rundir, what ci/meta does), the
-summary, the report and kcidb.json (their modules' main()); as processes, each through one
-function here (deps(), kunit(), vm(), ab()), ci/deps (apt), ci/kunit (kunit.py), ci/vm and
-ci/ab (QEMU). No step's stdout is read.
+summary, the report and kcidb.json (their modules' main()), the packages and the KUnit
+runs (deps.main and kunitrun.main through deps() and kunit(): apt-get and kunit.py are
+children of the gate; neither main() calls sys.exit or installs a signal handler, an
+exception in one is its traceback and exit 1); as processes, each through one function here
+(vm(), ab()), ci/vm and ci/ab (QEMU). No step's stdout is read.
 
 The guard: main() first re-executes the gate under ci/zsgate/guard.py (as ci/lib.sh's
 zs_guard does for a shell step), so every process the gate starts ends with it (SIGINT,
@@ -59,7 +61,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Mapping, NoReturn, Optional, Sequence, Tuple
 
-from zsgate import config, kcidb, report, rundir, summary, treeprep
+from zsgate import config, deps, kcidb, kunitrun, report, rundir, summary, treeprep
 from zsgate.log import log, set_step
 
 # the repository this module belongs to (ZSGATE_ROOT when the environment has none)
@@ -248,12 +250,14 @@ class Gate:
     # -------------------------------------------------------------- the steps run as processes
 
     def deps(self) -> int:
-        """ci/deps: the Debian packages (apt)."""
-        return self.process("deps", [])
+        """ci/deps (deps.main, in this process): the Debian packages (apt)."""
+        return deps.main([])
 
     def kunit(self, tree: str, arch: str, name: str, extra: Sequence[str] = ()) -> int:
-        """ci/kunit: build the tree's KUnit kernel for ARCH and run the suite (kunit.py)."""
-        return self.process("kunit", ["--tree", tree, "--arch", arch, "--out", self.run, "--name", name, *extra])
+        """ci/kunit (kunitrun.main, in this process; kunit.py its child, under the build lock):
+        build the tree's KUnit kernel for ARCH and run the suite. Its exit code as ci/kunit's
+        (an exception in it: exit 1); the gate holds its own lock meanwhile."""
+        return kunitrun.main(["--tree", tree, "--arch", arch, "--out", self.run, "--name", name, *extra])
 
     def vm(self, tree: str, arch: str, name: str, build_dir: str, reuse: bool) -> int:
         """ci/vm: the kselftests in a VM of the tree's KUnit build (QEMU/UML)."""

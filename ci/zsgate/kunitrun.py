@@ -8,7 +8,8 @@ kunit.py (<tree>/tools/testing/kunit/kunit.py, the kernel's tool) runs as a chil
 everything around it runs in the caller's process: main(argv) or run(request) (the gate,
 ci/mutants and ci/bench call it so). Nothing here calls sys.exit() or installs a signal
 handler: a usage error is exit 1, an OSError (a full disk, an unwritable --out) is one line
-and exit 1, as the shell step's `die` and `set -e` were.
+and exit 1, as the shell step's `die` and `set -e` were; any other exception is its
+traceback and exit 1 (the step failed, the caller goes on).
 
 Bounded failure (ci/zsgate/bounded.py; the default, off with --no-bounded or
 ZSGATE_BOUNDED=0): the kernel ends at the first oops or soft lockup (oops=panic panic=-1
@@ -52,6 +53,7 @@ import shutil
 import subprocess
 import sys
 import time
+import traceback
 from dataclasses import dataclass
 from typing import IO, Any, Dict, Iterator, List, Mapping, NoReturn, Optional, Sequence, Tuple
 
@@ -250,12 +252,11 @@ def _tail(path: str, n: int) -> None:
     sys.stderr.flush()
 
 
-def with_progress(what: str, cmd: List[str], blog: IO[str], **kw: Any) -> int:
-    """ci/lib.sh's run_with_progress: run @cmd, a line "WHAT: still running (N min)" each
-    minute and "WHAT: done in S s (exit RC)" at the end, into @blog as the shell step's went
-    (its stderr was the build log). A Python exception while it waits (KeyboardInterrupt)
-    ends the child first."""
-    t0 = time.time()
+def with_progress(what: str, t0: float, cmd: List[str], blog: IO[str], **kw: Any) -> int:
+    """ci/lib.sh's run_with_progress without its last line: run @cmd, a line "WHAT: still
+    running (N min)" each minute since @t0 into @blog, as the shell step's went (its stderr
+    was the build log). A Python exception while it waits (KeyboardInterrupt) ends the
+    child first."""
     blog.flush()
     p = subprocess.Popen(cmd, stdout=blog, stderr=subprocess.STDOUT, **kw)
     minutes = 0
@@ -276,8 +277,6 @@ def with_progress(what: str, cmd: List[str], blog: IO[str], **kw: Any) -> int:
             p.kill()
             p.wait()
         raise
-    with contextlib.redirect_stderr(blog):
-        log(f"{what}: done in {int(time.time() - t0)} s (exit {rc})")
     return rc
 
 
@@ -285,22 +284,29 @@ def build_and_run(req: KunitRun, tree: str, args: List[str], blog_path: str, env
                   root: str) -> int:
     """Under the build lock: drop the stamp, kunit.py run, stamp from the build log (what
     `python3 -m zsgate.build wrap` did); if another job prepares this tree meanwhile, the
-    image belongs to no single revision and is not stamped ok. kunit.py's exit code."""
+    image belongs to no single revision and is not stamped ok. The build log gets kunit.py's
+    output, the heartbeat, "build failed: ..." when the stamp says so, and the line "build+run
+    NAME: done in S s (exit RC)" last, as in the shell step. kunit.py's exit code."""
     bdir = os.path.join(tree, req.build_dir)
-    with open(blog_path, "w", encoding="utf-8") as blog, build_lock(config.build_lock(env)) as fd:
-        before = build.tree_key(tree)
-        build.invalidate(bdir)
-        rc = with_progress(f"build+run {req.name}", ["python3", KUNIT_PY, "run", *args], blog, cwd=tree,
-                           env=child_env(env, root), pass_fds=(fd,), preexec_fn=_no_core)
-        blog.flush()
-        with open(blog_path, encoding="utf-8", errors="replace") as f:
-            why = results.build_failure(f.readlines(), os.path.realpath(tree))
-        if why is None:
-            doc = build.stamp_ok(tree, bdir, req.arch, req.name, before)
-        else:
-            doc = build.stamp_failed(tree, bdir, req.arch, req.name, why, blog_path)
-        if doc["status"] != "ok":
-            blog.write(f"build failed: {doc['error']}\n")
+    what = f"build+run {req.name}"
+    t0 = time.time()
+    with open(blog_path, "w", encoding="utf-8") as blog:
+        with build_lock(config.build_lock(env)) as fd:
+            before = build.tree_key(tree)
+            build.invalidate(bdir)
+            rc = with_progress(what, t0, ["python3", KUNIT_PY, "run", *args], blog, cwd=tree,
+                               env=child_env(env, root), pass_fds=(fd,), preexec_fn=_no_core)
+            blog.flush()
+            with open(blog_path, encoding="utf-8", errors="replace") as f:
+                why = results.build_failure(f.readlines(), os.path.realpath(tree))
+            if why is None:
+                doc = build.stamp_ok(tree, bdir, req.arch, req.name, before)
+            else:
+                doc = build.stamp_failed(tree, bdir, req.arch, req.name, why, blog_path)
+            if doc["status"] != "ok":
+                blog.write(f"build failed: {doc['error']}\n")
+        with contextlib.redirect_stderr(blog):
+            log(f"{what}: done in {int(time.time() - t0)} s (exit {rc})")
     return rc
 
 
@@ -385,6 +391,10 @@ def main(argv: Optional[Sequence[str]] = None, env: Optional[Mapping[str, str]] 
         return e.code
     except OSError as e:  # set -e of the shell step: the one line, exit 1
         print(f"zsgate: {zlog.step()}: {e}", file=sys.stderr, flush=True)
+        return 1
+    except Exception as e:  # a bug here fails this step (its traceback), not the caller
+        traceback.print_exc()
+        log(f"ci/kunit failed with {type(e).__name__}: {e} (exit 1)")
         return 1
     finally:
         sys.stdout.flush()
