@@ -4,19 +4,20 @@ the gate's in-process source and tree steps run the stand-in root's stub ci/sour
 treeprep.find_source: its --json file) and ci/tree (its KEY=VALUE stdout) instead, so a stub
 can log its arguments or block like the real step.
 
-The gate's in-process VM and A/B steps (vmrun.main, abrun.main, looked up when gate.vm() and
-gate.ab() call them) are monkeypatched here, in the gate's process, when the gate loads this
-file: vm_main() and ab_main() do what those do around their work (the log step, SIGTERM and
-SIGHUP handlers that end the step, put back on return) and run the stand-in root's stub
-ci/vm or ci/ab with the same arguments as the work. FAKE_STEP_RAISE=vm|ab makes that step
-raise instead (an exception in a step is its exit 1, not the end of the gate)."""
+The gate's in-process steps (deps.main, kunitrun.main, vmrun.main, abrun.main, looked up
+when gate.deps(), kunit(), vm() and ab() call them) are monkeypatched here, in the gate's
+process, when the gate loads this file: they run the stand-in root's stub ci/deps, ci/kunit,
+ci/vm or ci/ab with the same arguments. vm_main() and ab_main() also do what those do around
+their work (the log step, SIGTERM and SIGHUP handlers that end the step, put back on return).
+FAKE_STEP_RAISE=vm|ab makes that step raise instead (an exception in a step is its exit 1,
+not the end of the gate)."""
 import os
 import shlex
 import signal
 import subprocess
 from typing import Dict, List, Optional, Sequence
 
-from zsgate import abrun, inproc, treeprep, vmrun
+from zsgate import abrun, deps, inproc, kunitrun, treeprep, vmrun
 from zsgate.log import set_step
 
 
@@ -66,3 +67,11 @@ def ab_main(argv: Sequence[str]) -> int:
 
 vmrun.main = vm_main  # type: ignore[assignment]
 abrun.main = ab_main  # type: ignore[assignment]
+
+
+def _stub(step: str, argv: Sequence[str]) -> int:
+    return subprocess.run([os.path.join(os.environ["ZSGATE_ROOT"], "ci", step), *argv]).returncode
+
+
+deps.main = lambda argv=None, env=None: _stub("deps", argv or [])  # type: ignore[assignment]
+kunitrun.main = lambda argv=None, env=None: _stub("kunit", argv or [])  # type: ignore[assignment]

@@ -18,7 +18,7 @@ import tempfile
 import unittest
 
 from tests import fakesrc
-from zsgate import gate
+from zsgate import build, deps, gate
 
 CI = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROOT = os.path.dirname(CI)
@@ -208,9 +208,30 @@ class GateConfigTest(unittest.TestCase):
                              ("", ".kunit-um-debug"))
 
 
+# The kernel's kunit.py in a fakesrc tree, for the real kunitrun in the gate's process: logs
+# its directory and arguments, "builds" a UML image and runs a passing suite.
+FAKE_KUNIT_PY = r'''#!/usr/bin/env python3
+import json, os, sys
+args = sys.argv[1:]
+with open(os.path.join(os.environ["ZSGATE_ROOT"], "calls.txt"), "a") as f:
+    f.write("kunit.py " + os.getcwd() + " " + " ".join(args) + "\n")
+bd = next(a.split("=", 1)[1] for a in args if a.startswith("--build_dir="))
+js = next(a.split("=", 1)[1] for a in args if a.startswith("--json="))
+os.makedirs(bd, exist_ok=True)
+print("[12:00:02] Starting KUnit Kernel (1/1)...")
+for n, text in ((".config", "CONFIG_ZSMALLOC=y\n"), ("linux", "image\n"), ("test.log", "ok 1 zsmalloc\n")):
+    with open(os.path.join(bd, n), "w") as f:
+        f.write(text)
+with open(js, "w") as f:
+    json.dump({"name": "g", "test_cases": [], "sub_groups": [{"name": "zsmalloc", "sub_groups": [],
+               "test_cases": [{"name": "test_x", "status": "PASS"}]}]}, f)
+'''
+
+
 class GateInProcessStepsTest(unittest.TestCase):
     """Without ZSGATE_GATE_TEST_STEPS: treeprep.find_source (over a stub ci/source naming a
-    fakesrc tree) and the real treeprep.make_tree in the gate's process."""
+    fakesrc tree), the real treeprep.make_tree, deps.main (a dpkg-query on PATH that has
+    every package) and kunitrun.main (over the trees' fake kunit.py) in the gate's process."""
 
     def test_trees_of_a_fake_source(self):
         d = tempfile.mkdtemp()
@@ -219,9 +240,19 @@ class GateInProcessStepsTest(unittest.TestCase):
             os.makedirs(os.path.join(d, p))
         open(os.path.join(d, "configs", "zsmalloc-um.kunitconfig"), "w").close()
         src = fakesrc.make(os.path.join(d, "src"))
+        kp = os.path.join(src, "tools", "testing", "kunit", "kunit.py")
+        os.makedirs(os.path.dirname(kp))
+        with open(kp, "w") as f:
+            f.write(FAKE_KUNIT_PY)
+        os.chmod(kp, 0o755)
+        bindir = os.path.join(d, "bin")
+        os.makedirs(bindir)
+        with open(os.path.join(bindir, "dpkg-query"), "w") as f:
+            f.write('#!/bin/sh\necho "$*" >>"$ZSGATE_ROOT/dpkg.txt"\nprintf "install ok installed"\n')
+        os.chmod(os.path.join(bindir, "dpkg-query"), 0o755)
         fakesrc.kunit_dir(os.path.join(d, "kunit"))
         fakesrc.quilt(os.path.join(d, "series", "deferred-free"), {"0001-a.patch": fakesrc.PATCH_A})
-        for name in ("deps", "kunit", "vm", "ab"):
+        for name in ("vm", "ab"):
             with open(os.path.join(d, "ci", name), "w") as f:
                 f.write(STUB)
             os.chmod(os.path.join(d, "ci", name), 0o755)
@@ -232,7 +263,8 @@ class GateInProcessStepsTest(unittest.TestCase):
         env = {k: v for k, v in os.environ.items()
                if k not in ("KCSAN", "ZSGATE_NO_KCSAN", "DEBUG", "SERIES", "ZSGATE_GATE_TEST_STEPS")}
         env.update({"ZSGATE_ROOT": d, "ZSGATE_CACHE": os.path.join(d, "cache"), "OUT": os.path.join(d, "out"),
-                    "RUN_ID": "r", "ARCHS": "um", "ZSGATE_NO_VM": "1"})
+                    "RUN_ID": "r", "ARCHS": "um", "ZSGATE_NO_VM": "1", "ZSGATE_BUILD_LOCK": os.path.join(d, "lock"),
+                    "PATH": bindir + ":" + os.environ.get("PATH", "/usr/bin:/bin")})
         r = subprocess.run([os.path.join(CI, "gate")], env=env, capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("[tree] patched: ", r.stderr)
@@ -246,7 +278,14 @@ class GateInProcessStepsTest(unittest.TestCase):
         for rev in ("base", "patched"):
             tree = os.path.join(d, "cache", "work", key, rev, "linux")
             self.assertTrue(os.path.isfile(os.path.join(tree, "mm", "tests", "zsmalloc_kunit.c")), tree)
-            self.assertIn(f"kunit --tree {tree} --arch um ", calls)
+            self.assertIn(f"kunit.py {tree} run --arch=um --kunitconfig={d}/configs/zsmalloc-um.kunitconfig ", calls)
+            self.assertIn(f" --build_dir=.kunit-um --json={d}/out/r/kunit-um-{rev}.json\n", calls)
+            self.assertEqual(build.check(tree, os.path.join(tree, ".kunit-um"), "um"), None, r.stderr)  # stamped
+            self.assertTrue(os.path.isfile(os.path.join(d, "out", "r", f"kunit-um-{rev}.log")))
+        with open(os.path.join(d, "dpkg.txt")) as f:
+            self.assertEqual(f.read().splitlines(), [f"-W -f=${{Status}} {p}" for p in deps.PKGS])
+        self.assertRegex(r.stderr, r"\] deps: all \d+ packages present\n")
+        self.assertRegex(r.stderr, r"\] gate: step kunit: kunit-um-patched\n")  # the gate's log step is back
         self.assertIn("TWO", fakesrc.read(os.path.join(d, "cache", "work", key, "patched", "linux"), "mm/a.c"))
 
 

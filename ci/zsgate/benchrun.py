@@ -27,7 +27,7 @@ import sys
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from zsgate import bench, boots, build, config, results, rundir, series, treeprep
+from zsgate import bench, boots, build, config, deps, kunitrun, results, rundir, series, treeprep
 from zsgate.log import log, set_step
 
 CI = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -66,13 +66,13 @@ def prepare(ksrc: str, name: str, quilt: Optional[str]) -> Tuple[str, str]:
 
 
 def kunit(tree: str, run: str, label: str) -> Dict[str, Any]:
-    """ci/kunit on @tree (x86_64): builds the kernel the boots use (stamped) and runs its
-    KUnit suite; the suite's counts are recorded, not judged (the gate judges)."""
+    """ci/kunit on @tree (x86_64; kunitrun in this process): builds the kernel the boots use
+    (stamped) and runs its KUnit suite; the suite's counts are recorded, not judged (the gate
+    judges)."""
     name = f"kunit-{ARCH}-{label.replace('.', '')}"
     rundir.add_run(run, name, ARCH, label, "kunit")
     t0 = time.time()
-    rc = subprocess.run([os.path.join(CI, "kunit"), "--tree", tree, "--arch", ARCH, "--out", run,
-                         "--name", name]).returncode
+    rc = kunitrun.main(["--tree", tree, "--arch", ARCH, "--out", run, "--name", name])
     rundir.add_step(run, name, t0, time.time(), rc)
     counts = results.count_kunit_json(rundir.run_file(run, name, "json")) \
         if os.path.exists(rundir.run_file(run, name, "json")) else None
@@ -103,7 +103,8 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
 
 def run_kernels(a: argparse.Namespace) -> Tuple[str, List[boots.Kernel], Dict[str, Any]]:
     """Sources, trees and builds of the four kernels; (run dir, kernels, what was built)."""
-    subprocess.run([os.path.join(CI, "deps")], check=True)
+    if deps.main([]) != 0:
+        raise BenchError("ci/deps failed: the packages above are missing")
     try:
         kdir = os.environ.get("KDIR")
         s73 = treeprep.find_source(CI, {"KDIR": kdir} if kdir else {})

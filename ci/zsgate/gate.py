@@ -33,11 +33,11 @@ x86_64), ZSGATE_NO_KCSAN, ZSGATE_KCSAN_TIMEOUT, ZSGATE_GATE_WAIT; the steps read
 
 How the steps run: in this process the source (treeprep.find_source), the work trees
 (treeprep.make_tree, what ci/tree does), the manifest (rundir, what ci/meta does), the
-summary, the report and kcidb.json (their modules' main()), the VM runs and the A/B
-(vmrun.main and abrun.main through vm() and ab(): inproc.call, the steps' signal handlers,
-cwd, environment and log step put back after each; their QEMU/UML is a child of the gate);
-as processes, each through one function here (deps(), kunit()), ci/deps (apt), ci/kunit
-(kunit.py). No step's stdout is read.
+summary, the report and kcidb.json (their modules' main()), the packages, the KUnit runs,
+the VM runs and the A/B (deps.main, kunitrun.main, vmrun.main and abrun.main through deps(),
+kunit(), vm() and ab(): inproc.call, the steps' signal handlers, cwd, environment and log step
+put back after each, an exception in one is its traceback and exit 1); apt-get, kunit.py and
+QEMU/UML are children of the gate. No step's stdout is read.
 
 The guard: main() first re-executes the gate under ci/zsgate/guard.py (as ci/lib.sh's
 zs_guard does for a shell step), so every process the gate starts ends with it (SIGINT,
@@ -54,14 +54,13 @@ import fcntl
 import importlib.util
 import os
 import signal
-import subprocess
 import sys
 import time
 import traceback
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Mapping, NoReturn, Optional, Sequence, Tuple
 
-from zsgate import abrun, config, inproc, kcidb, report, rundir, summary, treeprep, vmrun
+from zsgate import abrun, config, deps, inproc, kcidb, kunitrun, report, rundir, summary, treeprep, vmrun
 from zsgate.log import log, set_step
 
 # the repository this module belongs to (ZSGATE_ROOT when the environment has none)
@@ -239,23 +238,18 @@ class Gate:
         except (OSError, ValueError, KeyError):
             pass  # a step time is not worth stopping the gate
 
-    def process(self, step: str, args: Sequence[str]) -> int:
-        """ci/STEP ARGS as a child process; its exit code. The gate's lock goes with it (as
-        the shell gate's fd 9 did): no second gate starts while a step of this one runs."""
-        sys.stdout.flush()
-        sys.stderr.flush()
-        fds = (self.lock_fd,) if self.lock_fd >= 0 else ()
-        return subprocess.run([os.path.join(self.cfg.ci, step), *args], pass_fds=fds).returncode
-
-    # -------------------------------------------------------------- the steps run as processes
+    # -------------------------------------------------------------- the steps, in this process
 
     def deps(self) -> int:
-        """ci/deps: the Debian packages (apt)."""
-        return self.process("deps", [])
+        """ci/deps (deps.main, in this process): the Debian packages (apt)."""
+        return self.in_process("deps", deps.main, [])
 
     def kunit(self, tree: str, arch: str, name: str, extra: Sequence[str] = ()) -> int:
-        """ci/kunit: build the tree's KUnit kernel for ARCH and run the suite (kunit.py)."""
-        return self.process("kunit", ["--tree", tree, "--arch", arch, "--out", self.run, "--name", name, *extra])
+        """ci/kunit (kunitrun.main, in this process; kunit.py its child, under the build lock):
+        build the tree's KUnit kernel for ARCH and run the suite. Its exit code as ci/kunit's
+        (an exception in it: exit 1); the gate holds its own lock meanwhile."""
+        return self.in_process("kunit", kunitrun.main,
+                               ["--tree", tree, "--arch", arch, "--out", self.run, "--name", name, *extra])
 
     def in_process(self, step: str, main: inproc.Main, args: Sequence[str]) -> int:
         """ci/STEP's main(ARGS) in this process (inproc.call): its exit code, an exception in

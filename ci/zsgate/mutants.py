@@ -33,13 +33,12 @@ import fcntl
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from zsgate import config, mutantab, rundir, series, treeprep
+from zsgate import config, kunitrun, mutantab, rundir, series, treeprep
 from zsgate.log import log, set_step
 from zsgate.mutantjudge import KunitResult, Row, case_results, control_verdict, judge, table
 from zsgate.mutantspec import Mutant, MutantError, catalogue, list_line
@@ -89,7 +88,8 @@ def make_quilt(tmp: str, series_dir: str, applies: str, mutant: Optional[Mutant]
 def build_lock(hold: bool, what: str) -> Iterator[None]:
     """Hold the machine's build lock for a whole group of mutants: one build at a time still,
     but the group's incremental rebuilds do not queue behind other work one by one. The
-    ci/kunit children then lock a private file (ZSGATE_BUILD_LOCK) under ours."""
+    ci/kunit runs (kunitrun, in this process) then lock a private file (ZSGATE_BUILD_LOCK)
+    under ours."""
     if not hold:
         yield
         return
@@ -129,8 +129,9 @@ def prepare_tree(ksrc: str, tree: str, quilt: Optional[str], kunit_dir: str = ""
 
 
 def ci_kunit(args: List[str]) -> int:
-    """ci/kunit ARGS (a kernel build and its KUnit run, under the build lock): its exit code."""
-    return subprocess.run([os.path.join(CI, "kunit")] + args, text=True).returncode
+    """ci/kunit ARGS (a kernel build and its KUnit run, under the build lock; kunitrun in this
+    process, kunit.py its child): its exit code."""
+    return kunitrun.main(args)
 
 
 def kunit_run(tree: str, arch: str, outdir: str, name: str, filt: str, cfg: str) -> KunitResult:

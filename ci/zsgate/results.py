@@ -4,7 +4,7 @@ build that failed (kunit.py's build log) with its first compiler error."""
 
 import json
 import re
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from . import splat
 
@@ -78,7 +78,7 @@ def find_splats(lines: Iterable[str], limit: int = 20, kcsan: bool = False) -> L
 
 # A KCSAN report's title line, and one that names zsmalloc, its callers (zram, zswap) or
 # the suite's code: these fail a KCSAN run (ci/summary, ci/mutants, and ci/kunit --kcsan
-# through "python3 -m zsgate.results kcsan LOG"), unless it is a known race of base zsmalloc.
+# through kcsan_text(), in its process), unless it is a known race of base zsmalloc.
 KCSAN_LINE = re.compile(r"BUG: KCSAN: |KCSAN: ")
 # (a report's title starts its line; a KUnit message quoting one is not a report)
 KCSAN_REPORT = re.compile(r"^(\[ *[0-9.]+\] *)?BUG: KCSAN: ")
@@ -164,9 +164,22 @@ def kcsan_reports(lines: Iterable[str], count_all: bool = False) -> Dict[str, An
             "during": during}
 
 
+def kcsan_text(lines: List[str], count_all: bool = False) -> Tuple[List[str], bool]:
+    """(NAME.kcsan.txt of ci/kunit --kcsan, its lines; whether a report fails the run):
+    the count line, then each report title with its count and how it is judged."""
+    k = kcsan_reports(lines, count_all)
+    text = [f"KCSAN reports: {k['reports']}, naming zsmalloc/zram/zswap/suite code: {k['ours_reports']}"
+            f" (known races of base zsmalloc, not counted: {len(k['known'])} kind(s))"]
+    titles = [_STAMP.sub("", ln.strip()) for ln in lines if KCSAN_REPORT.search(ln.strip())]
+    for t in sorted(set(titles)):
+        what = "counted" if t in k["ours"] else "known base race" if t in k["known"] else "elsewhere"
+        text.append(f"{titles.count(t):7} {t}  [{what}]")
+    return text, bool(k["ours_reports"])
+
+
 def main(argv: List[str]) -> int:
-    """python3 -m zsgate.results kcsan LOG: ci/kunit --kcsan's NAME.kcsan.txt on stdout;
-    exit 1 when a report fails the run (ZSGATE_KCSAN_ALL=1: any report)."""
+    """python3 -m zsgate.results kcsan LOG: ci/kunit --kcsan's NAME.kcsan.txt on stdout
+    (kcsan_text); exit 1 when a report fails the run (ZSGATE_KCSAN_ALL=1: any report)."""
     import os
     import sys
     if len(argv) != 2 or argv[0] != "kcsan":
@@ -174,14 +187,9 @@ def main(argv: List[str]) -> int:
         return 2
     with open(argv[1], encoding="utf-8", errors="replace") as f:
         lines = f.readlines()
-    k = kcsan_reports(lines, os.environ.get("ZSGATE_KCSAN_ALL", "0") == "1")
-    print(f"KCSAN reports: {k['reports']}, naming zsmalloc/zram/zswap/suite code: {k['ours_reports']}"
-          f" (known races of base zsmalloc, not counted: {len(k['known'])} kind(s))")
-    titles = [_STAMP.sub("", ln.strip()) for ln in lines if KCSAN_REPORT.search(ln.strip())]
-    for t in sorted(set(titles)):
-        what = "counted" if t in k["ours"] else "known base race" if t in k["known"] else "elsewhere"
-        print(f"{titles.count(t):7} {t}  [{what}]")
-    return 1 if k["ours_reports"] else 0
+    text, failed = kcsan_text(lines, os.environ.get("ZSGATE_KCSAN_ALL", "0") == "1")
+    print("\n".join(text))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
