@@ -55,7 +55,7 @@ MINIMAL: Dict[str, Tuple[List[str], str]] = {
 WRAPS: Dict[str, str] = {"vm": "vmrun", "ab": "abrun", "bench": "benchrun", "summary": "summary",
                          "report": "report", "meta": "rundir", "export": "export", "farm-collect": "farm",
                          "kcidb": "kcidb", "gate": "gate", "mutants": "mutants", "examples": "examples",
-                         "tree": "treeprep", "check": "check"}
+                         "tree": "treeprep", "check": "check", "kunit": "kunitrun", "deps": "deps"}
 
 ENV = {"PATH": "/usr/bin:/bin", "OUT": "/o"}
 
@@ -212,9 +212,9 @@ class StepTest(unittest.TestCase):
     def test_kunit_step(self):
         c = last("kunit", "--tree", "/t", "--arch", "x86_64", "--name", "k", "--out", "/r", "--kcsan",
                  "--filter", "zsmalloc", "--attr-filter", "speed=slow", "--kunit-timeout", "60", "--jobs", "2")
-        self.assertEqual(c.argv, (os.path.join(CI, "kunit"), "--tree", "/t", "--arch", "x86_64", "--out", "/r",
-                                  "--name", "k", "--kcsan", "--filter", "zsmalloc", "--attr-filter",
-                                  "speed=slow", "--timeout", "60"))
+        self.assertEqual((c.module, c.argv), ("kunitrun", ("--tree", "/t", "--arch", "x86_64", "--out", "/r",
+                                                           "--name", "k", "--kcsan", "--filter", "zsmalloc",
+                                                           "--attr-filter", "speed=slow", "--timeout", "60")))
         self.assertEqual(c.env, (("JOBS", "2"),))
         self.assertIn("--debug", last("kunit", "--tree", "/t", "--arch", "um", "--name", "k", "--out", "/r",
                                       "--debug").argv)

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0
 """ci/zsgate/config.py: the one statement of the defaults, and the shell and make copies
-that must agree with it (ci/lib.sh, the Makefile, ci/kunit, ci/selftests, ci/kselftest-tar)."""
+that must agree with it (ci/lib.sh, the Makefile, ci/kunit's kunitrun, ci/selftests, ci/kselftest-tar)."""
 import hashlib
 import os
 import re
@@ -103,10 +103,13 @@ class BuildDirsAndCollectionsTest(unittest.TestCase):
             config.build_dir("um", "fast")
 
     def test_ci_kunit_names_its_build_dirs_the_same_way(self):
-        kunit = self._read("kunit")
-        self.assertIn(f"builddir={config.BUILD_DIR_PREFIX}$arch\n", kunit)
+        from zsgate.kunitrun import KunitRun
+        req = KunitRun(tree="/t", arch="x86_64", out="/o", name="k")
+        self.assertEqual(req.build_dir, config.BUILD_DIR_PREFIX + "x86_64")
+        self.assertEqual(KunitRun("/t", "um", "/o", "k", debug=True).build_dir, ".kunit-um-debug")
         for variant in ("debug", "kcsan"):
-            self.assertIn(f"builddir=$builddir-{variant}\n", kunit, f"ci/kunit: no {variant} build dir")
+            r = KunitRun("/t", "x86_64", "/o", "k", **{variant: True})
+            self.assertEqual(r.build_dir, config.build_dir("x86_64", variant), f"ci/kunit: no {variant} build dir")
 
     def test_shell_collections_match(self):
         for script in ("selftests", "kselftest-tar"):

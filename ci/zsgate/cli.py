@@ -9,18 +9,18 @@ request says what it runs as a plan of steps, each with the environment and argu
 program reads (ci/gate reads KDIR, SERIES, ARCHS, ZSGATE_NO_VM, ...):
   Call     a Python step in this process: zsgate.<module>.main(argv), with its variables
            set in os.environ for the call (put back after). The verbs whose ci/ program is
-           a wrapper of a module's main() (gate and kunit: gate, vm: vmrun, ab: abrun,
-           bench: benchrun, summary, report, meta: rundir, export, farm-collect: farm,
-           tree: treeprep, mutants, examples, check) run that main() directly.
-  Command  an executable of ci/: the bash steps (ci/kunit, ci/source, ci/deps,
-           ci/doctor, ci/selftests*, ci/kselftest-tar), where apt, make or kunit.py run.
+           a wrapper of a module's main() (gate and kunit: gate, kunit --tree: kunitrun,
+           vm: vmrun, ab: abrun, bench: benchrun, summary, report, meta: rundir, export,
+           farm-collect: farm, tree: treeprep, mutants, examples, check, deps) run that
+           main() directly.
+  Command  an executable of ci/: the bash steps (ci/source, ci/doctor, ci/selftests*,
+           ci/kselftest-tar), where apt or make run.
 
 Options win over the environment; an option not given leaves the caller's environment as
 it is (the Makefile exports KDIR BASE SERIES PREV ARCHS JOBS ZSGATE_CACHE OUT DEBUG KCSAN, so
 `make gate KDIR=...` and `./zsgate gate --kdir ...` are the same run). A Command last in a
 plan replaces this process (exec: its exit code is the verb's, signals reach it directly);
-earlier Commands (ci/deps before ci/mutants) run as children. A Call's main() returns the
-exit code (summary before report: the first's is not the verb's); the step installs its
+earlier Commands run as children. A Call's main() returns the exit code (summary before report: the first's is not the verb's); the step installs its
 own SIGTERM/SIGHUP handling as its ci/ wrapper would.
 docs/cli.md lists the verbs; `make help` is `./zsgate --help`.
 """
@@ -297,12 +297,12 @@ class KunitRequest:
         if self.step is None:
             return GateRequest(self.source, self.build, self.paths, self.run, no_vm=True).plan(environ)
         s = self.step
-        argv = ci("kunit", "--tree", s.tree, "--arch", s.arch, "--out", self.paths.out_root(environ),
-                  "--name", s.name) + _flag(self.build.debug, "--debug") \
+        argv = ("--tree", s.tree, "--arch", s.arch, "--out", self.paths.out_root(environ),
+                "--name", s.name) + _flag(self.build.debug, "--debug") \
             + _flag(self.build.kcsan is True, "--kcsan") + _opt("--filter", s.filter) \
             + _opt("--attr-filter", s.attr_filter) + _opt("--timeout", _str(self.run.kunit_timeout)) \
             + _flag(self.run.no_bounded, "--no-bounded")
-        return (Command(argv, _pairs(("JOBS", _str(self.build.jobs)), ("ZSGATE_CACHE", self.paths.cache))),)
+        return (Call("kunitrun", argv, _pairs(("JOBS", _str(self.build.jobs)), ("ZSGATE_CACHE", self.paths.cache))),)
 
 
 @dataclass(frozen=True)
@@ -457,7 +457,7 @@ class MutantsRequest:
             + _flag(self.skip_ab, "--skip-ab") + _flag(self.no_hold_lock, "--no-hold-lock") \
             + _flag(self.lock_per_group, "--lock-per-group")
         main: Step = Call("mutants", argv, _pairs(("ZSGATE_CACHE", self.paths.cache), ("JOBS", _str(self.jobs))))
-        return (main,) if self.list else (Command(ci("deps")), main)
+        return (main,) if self.list else (Call("deps"), main)
 
 
 @dataclass(frozen=True)
@@ -475,7 +475,7 @@ class ExamplesRequest:
         argv = _opt("--only", self.only) + _opt("--out", self.paths.out) \
             + _flag(self.ab, "--ab") + _flag(self.list, "--list") + _opt("--rejudge", self.rejudge)
         main: Step = Call("examples", argv, _pairs(("KDIR", self.kdir)) + self.build.env() + self.paths.env())
-        return (main,) if self.list or self.rejudge else (Command(ci("deps")), main)
+        return (main,) if self.list or self.rejudge else (Call("deps"), main)
 
 
 @dataclass(frozen=True)
@@ -518,7 +518,7 @@ class DepsRequest:
     """ci/deps: install the Debian packages zsgate needs."""
 
     def plan(self, environ: Mapping[str, str]) -> Plan:
-        return (Command(ci("deps")),)
+        return (Call("deps"),)
 
 
 @dataclass(frozen=True)

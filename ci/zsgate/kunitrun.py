@@ -312,10 +312,14 @@ def build_and_run(req: KunitRun, tree: str, args: List[str], blog_path: str, env
 
 def ktap_extract(tree: str, console: str, ktap: str) -> None:
     """NAME.ktap: ci/ktap-extract (kunit.py's own parser of the tree, so a process of its
-    own) of the console; a failure leaves it empty, as in the shell step."""
+    own) of the console; a failure leaves it empty and its stderr on ours, as in the shell
+    step."""
     with open(console, "rb") as i, open(ktap, "wb") as o:
-        subprocess.run(["python3", os.path.join(CI, "ktap-extract"), os.path.join(tree, "tools", "testing", "kunit")],
-                       stdin=i, stdout=o, check=False)
+        r = subprocess.run(["python3", os.path.join(CI, "ktap-extract"), os.path.join(tree, "tools", "testing", "kunit")],
+                           stdin=i, stdout=o, stderr=subprocess.PIPE, check=False)
+    if r.stderr:
+        sys.stderr.write(r.stderr.decode(errors="replace"))
+        sys.stderr.flush()
 
 
 def run(req: KunitRun, env: Optional[Mapping[str, str]] = None) -> int:

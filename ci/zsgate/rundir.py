@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0
 """A gate run directory, OUT/<run>/: the names of its files, its manifest, its summary.
 
-Every Python step (ci/gate too: zsgate/gate.py) builds the paths of a run directory here;
-the shell step ci/kunit writes the same names literally and ci/tests/test_rundir.py checks
-they agree.
+Every Python step (ci/gate too: zsgate/gate.py, ci/kunit: zsgate/kunitrun.py) builds the
+paths of a run directory here; ci/tests/test_rundir.py checks that kunitrun.py writes the
+names KUNIT_RUN_FILES lists.
 
 Per run of the gate (NAME: kunit-<arch>-<rev>[-debug|-kcsan], vm-<arch>-<rev>, and
 ab/ab-<arch>-<rev>-r<i> for the A/B boots), `run_file(run_dir, NAME, EXT)`:
