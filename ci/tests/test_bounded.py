@@ -230,7 +230,7 @@ PASS_JSON = {"name": "KUnit Test Group", "test_cases": [], "sub_groups": [
 
 
 class CiKunitTest(unittest.TestCase):
-    """ci/kunit with a kunit.py stand-in (each call costs lib.sh's 5 s progress poll)."""
+    """ci/kunit with a kunit.py stand-in."""
 
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()

@@ -190,8 +190,7 @@ class FailedBuildThroughTheGateTest(unittest.TestCase):
                                "--name", name, "--bin", self.run_dir], env=self.env, capture_output=True, text=True)
 
     def test_failed_build_no_vm_no_ab_no_figures(self):
-        # base: built and stamped (ci/kunit's path is the patched one below; each ci/kunit
-        # call costs lib.sh's 5 s progress poll)
+        # base: built and stamped (ci/kunit's path is the patched one below)
         bb = os.path.join(self.base, ".kunit-x86_64")
         write(os.path.join(bb, ".config"), "CONFIG_ZSMALLOC=y\n")
         write(os.path.join(bb, "arch/x86/boot/bzImage"), "base image")

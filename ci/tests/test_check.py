@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 """zsgate/check.py (make check): its counting of TAP lines and of the stages, over a
-stand-in root whose ci/deps, gate, selftests, selftests-faults and tests/bad-input.sh are
-stubs; the unit-test stage and mypy run for real on a one-test suite (check.ROOT patched)."""
+stand-in root whose ci/gate, selftests, selftests-faults and tests/bad-input.sh are stubs
+(and deps.main, in-process, patched to pass); the unit-test stage and mypy run for real on a one-test suite (check.ROOT patched)."""
 import json
 import os
 import shutil
@@ -9,7 +9,7 @@ import tempfile
 import unittest
 from unittest import mock
 
-from zsgate import check
+from zsgate import check, deps
 
 FAULTS_LOG = """# killing at each phase
 ok 1 - zram_free killed at setup (test): the guardian restored the host in 0.3 s
@@ -50,7 +50,6 @@ class StagesTest(unittest.TestCase):
         self.addCleanup(shutil.rmtree, self.d)
         self.out = os.path.join(self.d, "out")
         ci = os.path.join(self.d, "ci")
-        stub(os.path.join(ci, "deps"), "exit 0\n")
         stub(os.path.join(ci, "tests", "bad-input.sh"), "echo 'ok 1 - a'; echo 'ok 2 - b'\n")
         run = os.path.join(self.out, "r")
         summary = {"runs": [{"pass": 5, "fail": 0, "skip": 2}, {"pass": 3, "fail": 0, "skip": 1}]}
@@ -82,7 +81,8 @@ class StagesTest(unittest.TestCase):
                 argv = ["/bin/true"]
             return real_run(argv, env, log_to)
         with mock.patch.dict(os.environ, e), mock.patch.object(check, "CI", os.path.join(self.d, "ci")), \
-                mock.patch.object(check, "_run", run), mock.patch("sys.stdout") as so, \
+                mock.patch.object(check, "_run", run), mock.patch.object(deps, "main", lambda argv: 0), \
+                mock.patch("sys.stdout") as so, \
                 mock.patch("sys.stderr"):
             rc = check.main([])
         line = [c.args[0] for c in so.write.call_args_list if c.args[0].startswith("check:")]

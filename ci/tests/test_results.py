@@ -99,9 +99,10 @@ class CountTest(unittest.TestCase):
                          (1, ["BUG: KCSAN: data-race in fix_fullness_group / zs_page_migrate"], []))
 
     def test_ci_kunit_judges_kcsan_with_zsgate_results(self):
-        """ci/kunit --kcsan calls the code ci/summary uses; its exit and kcsan.txt."""
-        with open(os.path.join(CI, "kunit"), encoding="utf-8") as f:
-            self.assertIn("python3 -m zsgate.results kcsan", f.read())
+        """ci/kunit --kcsan (zsgate/kunitrun.py) calls the code ci/summary uses; its exit and
+        kcsan.txt (the same as `python3 -m zsgate.results kcsan LOG`)."""
+        with open(os.path.join(CI, "zsgate", "kunitrun.py"), encoding="utf-8") as f:
+            self.assertIn("results.kcsan_text(", f.read())
         with tempfile.TemporaryDirectory() as d:
             log = os.path.join(d, "r.log")
             for lines, rc in ((["[ 1.0] BUG: KCSAN: data-race in fix_fullness_group / zs_page_migrate",
