@@ -55,7 +55,9 @@ MINIMAL: Dict[str, Tuple[List[str], str]] = {
 WRAPS: Dict[str, str] = {"vm": "vmrun", "ab": "abrun", "bench": "benchrun", "summary": "summary",
                          "report": "report", "meta": "rundir", "export": "export", "farm-collect": "farm",
                          "kcidb": "kcidb", "gate": "gate", "mutants": "mutants", "examples": "examples",
-                         "tree": "treeprep", "check": "check", "kunit": "kunitrun", "deps": "deps"}
+                         "tree": "treeprep", "check": "check", "kunit": "kunitrun", "deps": "deps",
+                         "selftests": "selftests", "selftests-faults": "selftestfaults",
+                         "kselftest-tar": "kselftesttar"}
 
 ENV = {"PATH": "/usr/bin:/bin", "OUT": "/o"}
 

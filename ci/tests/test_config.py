@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 """ci/zsgate/config.py: the one statement of the defaults, and the shell and make copies
-that must agree with it (ci/lib.sh, the Makefile, ci/kunit's kunitrun, ci/selftests, ci/kselftest-tar)."""
+that must agree with it (ci/lib.sh, the Makefile, ci/kunit's kunitrun), and the host
+programs' use of COLLECTIONS (zsgate.selftests, selftestfaults, kselftesttar)."""
 import hashlib
 import os
 import re
@@ -111,13 +112,18 @@ class BuildDirsAndCollectionsTest(unittest.TestCase):
             r = KunitRun("/t", "x86_64", "/o", "k", **{variant: True})
             self.assertEqual(r.build_dir, config.build_dir("x86_64", variant), f"ci/kunit: no {variant} build dir")
 
-    def test_shell_collections_match(self):
-        for script in ("selftests", "kselftest-tar"):
-            with self.subTest(script=script):
-                m = re.search(r'^COLLECTIONS="([^"]*)"$', self._read(script), re.M)
-                self.assertIsNotNone(m, f"ci/{script}: no COLLECTIONS= line")
-                assert m is not None
-                self.assertEqual(tuple(m.group(1).split()), config.COLLECTIONS)
+    def test_host_programs_use_the_collections(self):
+        """ci/selftests, ci/selftests-faults and ci/kselftest-tar (zsgate.selftests,
+        selftestfaults, kselftesttar) build and stage config.COLLECTIONS, no list of their own."""
+        from zsgate import kselftesttar, selftestfaults, selftests
+        self.assertIs(selftests.COLLECTIONS, config.COLLECTIONS)
+        self.assertEqual(selftests.make_command("/s", False)[3], "TARGETS=" + " ".join(config.COLLECTIONS))
+        for mod in (selftests, selftestfaults, kselftesttar):
+            with self.subTest(module=mod.__name__):
+                with open(mod.__file__, encoding="utf-8") as f:
+                    text = f.read()
+                self.assertNotRegex(text, r"\bCOLLECTIONS\s*=\s*[(\[\"']", "a list of its own")
+                self.assertNotIn('"zswap_free"', text)
 
     def test_collections_exist(self):
         for c in config.COLLECTIONS:

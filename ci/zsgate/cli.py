@@ -11,10 +11,10 @@ program reads (ci/gate reads KDIR, SERIES, ARCHS, ZSGATE_NO_VM, ...):
            set in os.environ for the call (put back after). The verbs whose ci/ program is
            a wrapper of a module's main() (gate and kunit: gate, kunit --tree: kunitrun,
            vm: vmrun, ab: abrun, bench: benchrun, summary, report, meta: rundir, export,
-           farm-collect: farm, tree: treeprep, mutants, examples, check, deps) run that
-           main() directly.
-  Command  an executable of ci/: the bash steps (ci/source, ci/doctor, ci/selftests*,
-           ci/kselftest-tar), where apt or make run.
+           farm-collect: farm, tree: treeprep, mutants, examples, check, deps, selftests,
+           selftests-faults: selftestfaults, kselftest-tar: kselftesttar) run that main()
+           directly.
+  Command  an executable of ci/: the bash steps (ci/source, ci/doctor), where apt runs.
 
 Options win over the environment; an option not given leaves the caller's environment as
 it is (the Makefile exports KDIR BASE SERIES PREV ARCHS JOBS ZSGATE_CACHE OUT DEBUG KCSAN, so
@@ -540,8 +540,9 @@ class DoctorRequest:
 @dataclass(frozen=True)
 class HostTestsRequest:
     """ci/selftests, ci/selftests-faults, ci/kselftest-tar: the kselftests built against a
-    kernel tree's framework (KSRC, default ci/source's), results in <out>/<subdir>."""
-    program: str
+    kernel tree's framework (KSRC, default ci/source's), results in <out>/<subdir>; @module
+    is the program's (zsgate.selftests, zsgate.selftestfaults, zsgate.kselftesttar)."""
+    module: str
     subdir: str
     paths: PathOpts
     kdir: Optional[str] = None
@@ -553,7 +554,7 @@ class HostTestsRequest:
         if self.subdir:
             out = os.path.join(out, self.subdir)
         env = _pairs(("KDIR", self.kdir), ("KSRC", self.ksrc), ("ZSGATE_CACHE", self.paths.cache), ("OUT", out))
-        return (Command(ci(self.program, *self.args), env),)
+        return (Call(self.module, self.args, env),)
 
 
 @dataclass(frozen=True)
@@ -903,7 +904,7 @@ def _p_faults(p: argparse.ArgumentParser) -> None:
 
 
 def _r_faults(ns: argparse.Namespace) -> Request:
-    return HostTestsRequest("selftests-faults", "selftests-faults", paths_of(ns), _s(ns, "kdir"), _s(ns, "ksrc"))
+    return HostTestsRequest("selftestfaults", "selftests-faults", paths_of(ns), _s(ns, "kdir"), _s(ns, "ksrc"))
 
 
 def _p_tar(p: argparse.ArgumentParser) -> None:
@@ -914,7 +915,7 @@ def _p_tar(p: argparse.ArgumentParser) -> None:
 
 def _r_tar(ns: argparse.Namespace) -> Request:
     args = _flag(_b(ns, "static"), "--static") + _flag(_b(ns, "check"), "--check")
-    return HostTestsRequest("kselftest-tar", "", paths_of(ns), _s(ns, "kdir"), _s(ns, "ksrc"), args)
+    return HostTestsRequest("kselftesttar", "", paths_of(ns), _s(ns, "kdir"), _s(ns, "ksrc"), args)
 
 
 def _p_export(p: argparse.ArgumentParser) -> None:

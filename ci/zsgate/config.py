@@ -12,7 +12,8 @@ import hashlib
 import os
 from typing import Mapping, Optional, Tuple
 
-# The kselftest collections under selftests/ (ci/selftests and ci/kselftest-tar list them too).
+# The kselftest collections under selftests/ (zsgate.selftests, selftestfaults and kselftesttar
+# build, stage and run these).
 COLLECTIONS: Tuple[str, ...] = ("zram_free", "zswap_free")
 
 # The reference series (Part B) under the repository root: the revision the gate checks by
