@@ -55,7 +55,7 @@ MINIMAL: Dict[str, Tuple[List[str], str]] = {
 WRAPS: Dict[str, str] = {"vm": "vmrun", "ab": "abrun", "bench": "benchrun", "summary": "summary",
                          "report": "report", "meta": "rundir", "export": "export", "farm-collect": "farm",
                          "kcidb": "kcidb", "gate": "gate", "mutants": "mutants", "examples": "examples",
-                         "tree": "treeprep", "check": "check"}
+                         "tree": "treeprep", "check": "check", "source": "kernelsrc", "doctor": "doctor"}
 
 ENV = {"PATH": "/usr/bin:/bin", "OUT": "/o"}
 

@@ -11,9 +11,10 @@ program reads (ci/gate reads KDIR, SERIES, ARCHS, ZSGATE_NO_VM, ...):
            set in os.environ for the call (put back after). The verbs whose ci/ program is
            a wrapper of a module's main() (gate and kunit: gate, vm: vmrun, ab: abrun,
            bench: benchrun, summary, report, meta: rundir, export, farm-collect: farm,
-           tree: treeprep, mutants, examples, check) run that main() directly.
-  Command  an executable of ci/: the bash steps (ci/kunit, ci/source, ci/deps,
-           ci/doctor, ci/selftests*, ci/kselftest-tar), where apt, make or kunit.py run.
+           tree: treeprep, mutants, examples, check, source: kernelsrc, doctor) run that
+           main() directly.
+  Command  an executable of ci/: the bash steps (ci/kunit, ci/deps, ci/selftests*,
+           ci/kselftest-tar), where apt, make or kunit.py run.
 
 Options win over the environment; an option not given leaves the caller's environment as
 it is (the Makefile exports KDIR BASE SERIES PREV ARCHS JOBS ZSGATE_CACHE OUT DEBUG KCSAN, so
@@ -497,7 +498,7 @@ class TreeRequest:
 
 @dataclass(frozen=True)
 class SourceRequest:
-    """ci/source: fetch/unpack the kernel source, print KSRC= KVERSION= KPKG= PART_A=."""
+    """ci/source (zsgate.kernelsrc): fetch/unpack the kernel source, print KSRC= KVERSION= KPKG= PART_A=."""
     kdir: Optional[str]
     base: Optional[str]
     paths: PathOpts
@@ -510,7 +511,7 @@ class SourceRequest:
                      ("ZSGATE_REFRESH", "1" if self.refresh else None),
                      ("ZSGATE_VERIFY_SOURCE", "full" if self.verify_source else None),
                      ("ZSGATE_MIRROR", self.mirror))
-        return (Command(ci("source"), env),)
+        return (Call("kernelsrc", (), env),)
 
 
 @dataclass(frozen=True)
@@ -523,7 +524,7 @@ class DepsRequest:
 
 @dataclass(frozen=True)
 class DoctorRequest:
-    """ci/doctor: check this machine before a long run."""
+    """ci/doctor (zsgate.doctor): check this machine before a long run."""
     kdir: Optional[str]
     paths: PathOpts
     offline: bool = False
@@ -534,7 +535,7 @@ class DoctorRequest:
         env = _pairs(("KDIR", self.kdir)) + self.paths.env() + _pairs(
             ("ZSGATE_DOCTOR_OFFLINE", "1" if self.offline else None),
             ("ZSGATE_DOCTOR_NEED_GB", _str(self.need_gb)), ("ZSGATE_MIRROR", self.mirror))
-        return (Command(ci("doctor"), env),)
+        return (Call("doctor", (), env),)
 
 
 @dataclass(frozen=True)
