@@ -84,6 +84,7 @@ _RUN_FILE = re.compile(r"^(\{[^{}]*\}|\w[\w-]*)?\.(%s)$" % "|".join(re.escape(e)
 NOT_RUN_DIR = {"examples.json",  # ci/examples' own OUT/examples-<id>/
                "mutants.json",  # ci/mutants' OUT/mutants-<id>/
                "export.json",  # zsgate/export.py's export dir
+               "update.log", "download.log",  # zsgate/kernelsrc.py's $ZSGATE_CACHE/apt
                "kcidb_schema_v5_3.json"}  # beside zsgate/kcidb.py
 
 
