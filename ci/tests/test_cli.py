@@ -57,7 +57,7 @@ WRAPS: Dict[str, str] = {"vm": "vmrun", "ab": "abrun", "bench": "benchrun", "sum
                          "kcidb": "kcidb", "gate": "gate", "mutants": "mutants", "examples": "examples",
                          "tree": "treeprep", "check": "check", "kunit": "kunitrun", "deps": "deps",
                          "selftests": "selftests", "selftests-faults": "selftestfaults",
-                         "kselftest-tar": "kselftesttar"}
+                         "kselftest-tar": "kselftesttar", "source": "kernelsrc", "doctor": "doctor"}
 
 ENV = {"PATH": "/usr/bin:/bin", "OUT": "/o"}
 

@@ -81,6 +81,19 @@ def _mount_point(path: str) -> str:
     return p
 
 
+def free_space(path: str) -> Optional[Tuple[int, str]]:
+    """(MB free, mount point) of the file system of @path (which need not exist yet: its
+    nearest existing parent), as `df -Pk` gives them to ci/lib.sh; None when it cannot be asked."""
+    d = path
+    while not os.path.isdir(d):
+        d = os.path.dirname(d) or "."
+    try:
+        st = os.statvfs(d)
+    except OSError:
+        return None
+    return st.f_bavail * st.f_frsize // 1048576, _mount_point(d)
+
+
 def need_space(path: str, mb: int, what: str, env: Optional[Mapping[str, str]] = None) -> Optional[str]:
     """ci/lib.sh's zs_need_space for Python steps: None when the file system of @path (which
     need not exist yet: its nearest existing parent) has @mb MB free, else the one line to
@@ -93,15 +106,9 @@ def need_space(path: str, mb: int, what: str, env: Optional[Mapping[str, str]] =
     except ValueError:
         scale = 100
     need = mb * scale // 100
-    d = path
-    while not os.path.isdir(d):
-        d = os.path.dirname(d) or "."
-    try:
-        st = os.statvfs(d)
-    except OSError:
+    space = free_space(path)
+    if space is None or space[0] >= need:
         return None
-    have = st.f_bavail * st.f_frsize // 1048576
-    if have >= need:
-        return None
-    return (f"not enough space for {what}: {path} is on {_mount_point(d)}, which has {have} MB free; "
+    have, mnt = space
+    return (f"not enough space for {what}: {path} is on {mnt}, which has {have} MB free; "
             f"this needs about {need} MB — free space there or set ZSGATE_CACHE=<dir on a bigger disk>")

@@ -11,10 +11,11 @@ it sources lib.sh), else $ZSGATE_STEP, else the program's name. Under the gate's
 $ZSGATE_GUARD_STATE.last, so an interrupted gate says what it was doing.
 """
 
+import contextlib
 import os
 import sys
 import time
-from typing import Optional
+from typing import Iterator, Optional
 
 _START = int(time.time())
 _step: Optional[str] = None
@@ -24,6 +25,19 @@ def set_step(name: str) -> None:
     """The step name of this program's lines (e.g. "mutants", "vm vm-um-base")."""
     global _step
     _step = name
+
+
+@contextlib.contextmanager
+def stepped(name: str) -> Iterator[None]:
+    """The step name is @name inside the block (a step run in another's process, e.g. the
+    gate's source step, kernelsrc.find), the caller's again after it."""
+    global _step
+    old = _step
+    _step = name
+    try:
+        yield
+    finally:
+        _step = old
 
 
 def step() -> str:
