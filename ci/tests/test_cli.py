@@ -132,7 +132,7 @@ class EveryVerbTest(unittest.TestCase):
             with self.subTest(wrapper=w):
                 with open(os.path.join(CI, w), encoding="utf-8") as f:
                     text = f.read()
-                if text.startswith("#!/bin/sh"):  # ci/gate: ZSGATE_ROOT as lib.sh sets it, then the module
+                if text.startswith("#!/bin/sh"):  # ci/gate: ZSGATE_ROOT (default its root), then the module
                     self.assertIn(f"exec python3 -m zsgate.{mod} \"$@\"", text)
                     self.assertLessEqual(len([ln for ln in text.splitlines() if ln and not ln.startswith("#")]), 4)
                 else:

@@ -213,7 +213,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 0
     set_step("check")
     os.environ.setdefault("ZSGATE_ROOT", ROOT)
-    os.environ.setdefault("ZSGATE_T0", str(int(time.time())))  # what ci/lib.sh exports
+    os.environ.setdefault("ZSGATE_T0", str(int(time.time())))  # for zsgate.log, as the gate
     os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
     os.environ["ZSGATE_CACHE"] = config.cache_dir()
     out = os.environ.get("OUT") or os.path.join(ROOT, "out")
