@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 """ZSGATE_GATE_TEST_STEPS for ci/gate over a stand-in root (test_gate.py, test_signals.py):
-the gate's in-process source and tree steps run the stand-in root's stub ci/source (through
-treeprep.find_source: its --json file) and ci/tree (its KEY=VALUE stdout) instead, so a stub
-can log its arguments or block like the real step.
+the gate's in-process source and tree steps run the stand-in root's stub ci/source (its
+--json file, as treeprep.find_source read it before zsgate.kernelsrc) and ci/tree (its
+KEY=VALUE stdout) instead, so a stub can log its arguments or block like the real step.
 
 The gate's in-process steps (deps.main, kunitrun.main, vmrun.main, abrun.main, looked up
 when gate.deps(), kunit(), vm() and ab() call them) are monkeypatched here, in the gate's
@@ -11,10 +11,12 @@ ci/vm or ci/ab with the same arguments. vm_main() and ab_main() also do what tho
 their work (the log step, SIGTERM and SIGHUP handlers that end the step, put back on return).
 FAKE_STEP_RAISE=vm|ab makes that step raise instead (an exception in a step is its exit 1,
 not the end of the gate)."""
+import json
 import os
 import shlex
 import signal
 import subprocess
+import tempfile
 from typing import Dict, List, Optional, Sequence
 
 from zsgate import abrun, deps, inproc, kunitrun, treeprep, vmrun
@@ -34,7 +36,15 @@ def _run(ci: str, args: List[str]) -> Dict[str, str]:
 
 
 def find_source(ci_dir: str) -> Dict[str, str]:
-    return treeprep.find_source(ci_dir)
+    """The stub `ci/source --json FILE` of the stand-in root (treeprep.find_source finds the
+    source in-process with zsgate.kernelsrc, which a stub cannot replace)."""
+    with tempfile.TemporaryDirectory(prefix="zsgate-stub-source-") as tmp:
+        path = os.path.join(tmp, "result")
+        rc = subprocess.run([os.path.join(ci_dir, "source"), "--json", path], stdout=subprocess.DEVNULL).returncode
+        if rc != 0:
+            raise treeprep.TreeError(f"ci/source failed (exit {rc}): its messages are above")
+        with open(path, encoding="utf-8") as h:
+            return {str(k): str(v) for k, v in json.load(h).items()}
 
 
 def make_tree(ksrc: str, name: str, series: Optional[str], kunit_dir: str, tree: Optional[str]) -> treeprep.Made:

@@ -1,10 +1,13 @@
 # SPDX-License-Identifier: GPL-2.0
 """zsgate/check.py (make check): its counting of TAP lines and of the stages, over a
-stand-in root whose ci/gate, selftests, selftests-faults and tests/bad-input.sh are stubs
-(and deps.main, in-process, patched to pass); the unit-test stage and mypy run for real on a one-test suite (check.ROOT patched)."""
+stand-in root whose ci/gate and tests/bad-input.sh are stubs, deps.main (in-process)
+patched to pass, and the host stage's in-process zsgate.selftests / selftestfaults main()s
+fakes (their output, on stdout and on the file descriptors, goes to the faults log); the
+unit-test stage and mypy run for real on a one-test suite (check.ROOT patched)."""
 import json
 import os
 import shutil
+import sys
 import tempfile
 import unittest
 from unittest import mock
@@ -55,8 +58,7 @@ class StagesTest(unittest.TestCase):
         summary = {"runs": [{"pass": 5, "fail": 0, "skip": 2}, {"pass": 3, "fail": 0, "skip": 1}]}
         stub(os.path.join(ci, "gate"), f"[ \"$ZSGATE_NO_AB\" = 1 ] || exit 7\nmkdir -p {run}\n"
              f"echo '{json.dumps(summary)}' >{run}/summary.json\nln -sfn r {self.out}/latest\n")
-        stub(os.path.join(ci, "selftests"), "mkdir -p \"$OUT\"; printf '%s' \"$KTAP\" >\"$OUT/zram_free.ktap\"\n")
-        stub(os.path.join(ci, "selftests-faults"), "printf '%s' \"$FAULTS\"\n")
+        stub(os.path.join(ci, "selftests"), "exit 99\n")  # there: stage 4 runs (zsgate.selftests)
         tests = os.path.join(ci, "tests", "unit")
         os.makedirs(tests)
         for p in (os.path.dirname(tests), tests):
@@ -80,11 +82,31 @@ class StagesTest(unittest.TestCase):
             if argv[1:3] == ["-m", "mypy"]:
                 argv = ["/bin/true"]
             return real_run(argv, env, log_to)
+        self.calls = []
+
+        def selftests_main(argv):   # ci/selftests --quick: the KTAP into $OUT
+            self.calls.append(("selftests", argv, os.environ["OUT"]))
+            os.makedirs(os.environ["OUT"], exist_ok=True)
+            with open(os.path.join(os.environ["OUT"], "zram_free.ktap"), "w") as f:
+                f.write(os.environ["KTAP"])
+            return 0
+
+        def faults_main(argv):      # ci/selftests-faults: TAP half by print(), half on fd 1
+            self.calls.append(("selftests-faults", argv, os.environ["OUT"]))
+            lines = os.environ["FAULTS"].splitlines(keepends=True)
+            print("".join(lines[:2]), end="")
+            sys.stdout.flush()
+            os.write(1, "".join(lines[2:]).encode())
+            return 0
         with mock.patch.dict(os.environ, e), mock.patch.object(check, "CI", os.path.join(self.d, "ci")), \
                 mock.patch.object(check, "_run", run), mock.patch.object(deps, "main", lambda argv: 0), \
                 mock.patch("sys.stdout") as so, \
-                mock.patch("sys.stderr"):
+                mock.patch("sys.stderr"), mock.patch.object(check.selftests, "main", selftests_main), \
+                mock.patch.object(check.selftestfaults, "main", faults_main):
             rc = check.main([])
+            self.assertEqual(os.environ["OUT"], self.out)  # put back after each in-process step
+        self.assertEqual(self.calls, [("selftests", ["--quick"], os.path.join(self.out, "selftests-host")),
+                                      ("selftests-faults", [], os.path.join(self.out, "selftests-faults"))])
         line = [c.args[0] for c in so.write.call_args_list if c.args[0].startswith("check:")]
         return rc, line[-1] if line else ""
 

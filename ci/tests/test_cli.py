@@ -55,7 +55,9 @@ MINIMAL: Dict[str, Tuple[List[str], str]] = {
 WRAPS: Dict[str, str] = {"vm": "vmrun", "ab": "abrun", "bench": "benchrun", "summary": "summary",
                          "report": "report", "meta": "rundir", "export": "export", "farm-collect": "farm",
                          "kcidb": "kcidb", "gate": "gate", "mutants": "mutants", "examples": "examples",
-                         "tree": "treeprep", "check": "check", "kunit": "kunitrun", "deps": "deps"}
+                         "tree": "treeprep", "check": "check", "kunit": "kunitrun", "deps": "deps",
+                         "selftests": "selftests", "selftests-faults": "selftestfaults",
+                         "kselftest-tar": "kselftesttar", "source": "kernelsrc", "doctor": "doctor"}
 
 ENV = {"PATH": "/usr/bin:/bin", "OUT": "/o"}
 
@@ -130,7 +132,7 @@ class EveryVerbTest(unittest.TestCase):
             with self.subTest(wrapper=w):
                 with open(os.path.join(CI, w), encoding="utf-8") as f:
                     text = f.read()
-                if text.startswith("#!/bin/sh"):  # ci/gate: ZSGATE_ROOT as lib.sh sets it, then the module
+                if text.startswith("#!/bin/sh"):  # ci/gate: ZSGATE_ROOT (default its root), then the module
                     self.assertIn(f"exec python3 -m zsgate.{mod} \"$@\"", text)
                     self.assertLessEqual(len([ln for ln in text.splitlines() if ln and not ln.startswith("#")]), 4)
                 else:

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
-"""ci/zsgate/config.py: the one statement of the defaults, and the shell and make copies
-that must agree with it (ci/lib.sh, the Makefile, ci/kunit's kunitrun, ci/selftests, ci/kselftest-tar)."""
+"""ci/zsgate/config.py: the one statement of the defaults (the shell steps' ci/lib.sh is
+gone), the make copy that must agree with it (the Makefile), ci/kunit's kunitrun build dirs,
+and the host programs' use of COLLECTIONS (zsgate.selftests, selftestfaults, kselftesttar)."""
 import hashlib
 import os
 import re
@@ -13,48 +14,53 @@ from zsgate import config
 
 CI = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROOT = os.path.dirname(CI)
-LIB = os.path.join(CI, "lib.sh")
 
 # environments to read the defaults under: HOME unset, set, empty; overrides set and empty
+# (empty is unset, as ${VAR:-default} in the shell steps had it), and what they give
 ENVS = [
-    {},
-    {"HOME": "/home/someone"},
-    {"HOME": ""},
-    {"HOME": "/home/someone", "ZSGATE_CACHE": "/var/cache/zs", "ZSGATE_BUILD_LOCK": "/run/zs.lock"},
-    {"HOME": "/home/someone", "ZSGATE_CACHE": "", "ZSGATE_BUILD_LOCK": ""},
+    ({}, "/root/.cache/zsgate", "/tmp/zsgate-build.lock"),
+    ({"HOME": "/home/someone"}, "/home/someone/.cache/zsgate", "/tmp/zsgate-build.lock"),
+    ({"HOME": ""}, "/root/.cache/zsgate", "/tmp/zsgate-build.lock"),
+    ({"HOME": "/home/someone", "ZSGATE_CACHE": "/var/cache/zs", "ZSGATE_BUILD_LOCK": "/run/zs.lock"},
+     "/var/cache/zs", "/run/zs.lock"),
+    ({"HOME": "/home/someone", "ZSGATE_CACHE": "", "ZSGATE_BUILD_LOCK": ""},
+     "/home/someone/.cache/zsgate", "/tmp/zsgate-build.lock"),
 ]
 
 
-def lib_sh(env: dict) -> dict:
-    """ZSGATE_CACHE and ZSGATE_BUILD_LOCK as ci/lib.sh sets them, sourced under @env only."""
-    e = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env}
-    r = subprocess.run(["bash", "-c", 'source "$1" && printf "%s\\n" "$ZSGATE_CACHE" "$ZSGATE_BUILD_LOCK"',
-                        "bash", LIB], env=e, capture_output=True, text=True, check=True)
-    cache, lock = r.stdout.splitlines()
-    return {"cache": cache, "lock": lock}
+def df(path: str) -> tuple:
+    """(MB free, mount point) of @path as `df -Pk` gives them."""
+    r = subprocess.run(["df", "-Pk", path], capture_output=True, text=True, check=True)
+    f = r.stdout.splitlines()[1].split()
+    return int(f[3]) // 1024, f[5]
 
 
-class LibShAgreesTest(unittest.TestCase):
-    def test_cache_and_build_lock_defaults_match_lib_sh(self):
-        for env in ENVS:
+class DefaultsTest(unittest.TestCase):
+    def test_cache_and_build_lock_defaults(self):
+        for env, cache, lock in ENVS:
             with self.subTest(env=env):
-                sh = lib_sh(env)
-                self.assertEqual(sh["cache"], config.cache_dir(env),
-                                 f"ci/lib.sh says ZSGATE_CACHE={sh['cache']}, config.py {config.cache_dir(env)}")
-                self.assertEqual(sh["lock"], config.build_lock(env),
-                                 f"ci/lib.sh says ZSGATE_BUILD_LOCK={sh['lock']}, config.py {config.build_lock(env)}")
+                self.assertEqual(config.cache_dir(env), cache)
+                self.assertEqual(config.build_lock(env), lock)
 
-    def test_need_space_says_what_zs_need_space_says(self):
+    def test_free_space_is_what_df_says(self):
         with tempfile.TemporaryDirectory() as d:
             where = os.path.join(d, "not", "yet")  # need not exist: its parent is asked
-            e = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "ZSGATE_STEP": "t"}
-            r = subprocess.run(["bash", "-c", 'source "$1" && zs_need_space "$2" 100000000 "a test"',
-                                "bash", LIB, where], env=e, capture_output=True, text=True)
-            self.assertEqual(r.returncode, 1)
+            got = config.free_space(where)
+            assert got is not None
+            have, mnt = df(d)
+            self.assertEqual(got[1], mnt)
+            self.assertLessEqual(abs(got[0] - have), 64, "the free space may move in between")
+
+    def test_need_space_says_what_zs_need_space_said(self):
+        with tempfile.TemporaryDirectory() as d:
+            where = os.path.join(d, "not", "yet")  # need not exist: its parent is asked
             py = config.need_space(where, 100000000, "a test", env={})
             self.assertIsNotNone(py)
+            _, mnt = df(d)
             free = re.compile(r"which has \d+ MB free")  # the free space may move in between
-            self.assertEqual(free.sub("", r.stderr.strip()), free.sub("", "zsgate: t: " + str(py)))
+            self.assertEqual(free.sub("", str(py)), free.sub("", (
+                f"not enough space for a test: {where} is on {mnt}, which has 0 MB free; this needs about "
+                "100000000 MB — free space there or set ZSGATE_CACHE=<dir on a bigger disk>")))
             self.assertIsNone(config.need_space(where, 1, "a test", env={}))
             self.assertIsNone(config.need_space(where, 100000000, "a test", env={"ZSGATE_NEED_SCALE": "0"}))
             self.assertIn("needs about 50000000 MB",
@@ -111,13 +117,18 @@ class BuildDirsAndCollectionsTest(unittest.TestCase):
             r = KunitRun("/t", "x86_64", "/o", "k", **{variant: True})
             self.assertEqual(r.build_dir, config.build_dir("x86_64", variant), f"ci/kunit: no {variant} build dir")
 
-    def test_shell_collections_match(self):
-        for script in ("selftests", "kselftest-tar"):
-            with self.subTest(script=script):
-                m = re.search(r'^COLLECTIONS="([^"]*)"$', self._read(script), re.M)
-                self.assertIsNotNone(m, f"ci/{script}: no COLLECTIONS= line")
-                assert m is not None
-                self.assertEqual(tuple(m.group(1).split()), config.COLLECTIONS)
+    def test_host_programs_use_the_collections(self):
+        """ci/selftests, ci/selftests-faults and ci/kselftest-tar (zsgate.selftests,
+        selftestfaults, kselftesttar) build and stage config.COLLECTIONS, no list of their own."""
+        from zsgate import kselftesttar, selftestfaults, selftests
+        self.assertIs(selftests.COLLECTIONS, config.COLLECTIONS)
+        self.assertEqual(selftests.make_command("/s", False)[3], "TARGETS=" + " ".join(config.COLLECTIONS))
+        for mod in (selftests, selftestfaults, kselftesttar):
+            with self.subTest(module=mod.__name__):
+                with open(mod.__file__, encoding="utf-8") as f:
+                    text = f.read()
+                self.assertNotRegex(text, r"\bCOLLECTIONS\s*=\s*[(\[\"']", "a list of its own")
+                self.assertNotIn('"zswap_free"', text)
 
     def test_collections_exist(self):
         for c in config.COLLECTIONS:

@@ -1,15 +1,15 @@
 # SPDX-License-Identifier: GPL-2.0
-"""ci/doctor: a tool missing from PATH is a problem line naming its Debian package."""
+"""ci/doctor (zsgate/doctor.py): a tool missing from PATH is a problem line naming its Debian package."""
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import unittest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DOCTOR = os.path.join(ROOT, "ci", "doctor")
-BASH = shutil.which("bash") or "/bin/bash"
-# tools ci/doctor checks, with the package its problem line must name; the test hides the
+# tools zsgate.doctor checks, with the package its problem line must name; the test hides the
 # first one this machine has (a fresh machine may lack the optional ones)
 CANDIDATES = [("stress-ng", "stress-ng"), ("ccache", "ccache"), ("flex", "flex"),
               ("bc", "bc"), ("cpio", "cpio"), ("rsync", "rsync")]
@@ -40,7 +40,7 @@ class DoctorTest(unittest.TestCase):
     def run_doctor(self, path: str) -> subprocess.CompletedProcess:
         env = dict(os.environ, PATH=path, ZSGATE_DOCTOR_OFFLINE="1",
                    ZSGATE_CACHE=os.path.join(self.tmp, "cache"), OUT=os.path.join(self.tmp, "out"))
-        return subprocess.run([BASH, DOCTOR], env=env, capture_output=True, text=True, timeout=60)
+        return subprocess.run([sys.executable, DOCTOR], env=env, capture_output=True, text=True, timeout=60)
 
     def test_hidden_tool_is_a_problem_naming_its_package(self):
         bin_dir = os.path.join(self.tmp, "bin")

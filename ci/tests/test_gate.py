@@ -229,9 +229,10 @@ with open(js, "w") as f:
 
 
 class GateInProcessStepsTest(unittest.TestCase):
-    """Without ZSGATE_GATE_TEST_STEPS: treeprep.find_source (over a stub ci/source naming a
-    fakesrc tree), the real treeprep.make_tree, deps.main (a dpkg-query on PATH that has
-    every package) and kunitrun.main (over the trees' fake kunit.py) in the gate's process."""
+    """Without ZSGATE_GATE_TEST_STEPS: treeprep.find_source (zsgate.kernelsrc in the gate's
+    process, KDIR= a fakesrc tree), the real treeprep.make_tree, deps.main (a dpkg-query on
+    PATH that has every package) and kunitrun.main (over the trees' fake kunit.py) in the
+    gate's process."""
 
     def test_trees_of_a_fake_source(self):
         d = tempfile.mkdtemp()
@@ -256,15 +257,11 @@ class GateInProcessStepsTest(unittest.TestCase):
             with open(os.path.join(d, "ci", name), "w") as f:
                 f.write(STUB)
             os.chmod(os.path.join(d, "ci", name), 0o755)
-        with open(os.path.join(d, "ci", "source"), "w") as f:
-            f.write('#!/bin/sh\n[ "$1" = --json ] || exit 9\n'
-                    f'echo \'{{"KSRC": "{src}", "KVERSION": "7.3.0-rc7", "KPKG": "", "PART_A": "true"}}\' >"$2"\n')
-        os.chmod(os.path.join(d, "ci", "source"), 0o755)
         env = {k: v for k, v in os.environ.items()
                if k not in ("KCSAN", "ZSGATE_NO_KCSAN", "DEBUG", "SERIES", "ZSGATE_GATE_TEST_STEPS")}
         env.update({"ZSGATE_ROOT": d, "ZSGATE_CACHE": os.path.join(d, "cache"), "OUT": os.path.join(d, "out"),
                     "RUN_ID": "r", "ARCHS": "um", "ZSGATE_NO_VM": "1", "ZSGATE_BUILD_LOCK": os.path.join(d, "lock"),
-                    "PATH": bindir + ":" + os.environ.get("PATH", "/usr/bin:/bin")})
+                    "PATH": bindir + ":" + os.environ.get("PATH", "/usr/bin:/bin"), "KDIR": src})
         r = subprocess.run([os.path.join(CI, "gate")], env=env, capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("[tree] patched: ", r.stderr)

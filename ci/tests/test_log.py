@@ -1,5 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
-"""ci/zsgate/log.py: the Python steps' log lines are ci/lib.sh's, the guard's .last too."""
+"""ci/zsgate/log.py, the one log of the ci/ steps: "[MM:SS] STEP: MESSAGE" on stderr (MM:SS
+since $ZSGATE_T0), the guard's .last file "STEP: MESSAGE", and no other log definition in
+ci/ (Python or shell: ci/lib.sh's log() is gone)."""
 import os
 import re
 import subprocess
@@ -9,7 +11,6 @@ import time
 import unittest
 
 CI = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LIB = os.path.join(CI, "lib.sh")
 LINE = re.compile(r"^\[(\d\d):(\d\d)\] (.*)$")
 
 PY = ("import sys; sys.path.insert(0, sys.argv[1]); from zsgate.log import log, set_step\n"
@@ -17,44 +18,36 @@ PY = ("import sys; sys.path.insert(0, sys.argv[1]); from zsgate.log import log, 
       "log('hello world')\n")
 
 
-def run_both(env: dict, step: str, tmp: str) -> dict:
-    """The line and the .last file of lib.sh's log and of log.py's, under @env."""
-    out = {}
-    for who in ("sh", "py"):
-        state = os.path.join(tmp, who + ".state")
-        e = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "ZSGATE_GUARD_STATE": state, **env}
-        if who == "sh":   # a bash step names itself in ZSGATE_STEP (ci/check, ci/kunit)
-            cmd = ["bash", "-c", 'source "$1"; [ -z "$2" ] || ZSGATE_STEP=$2; log hello world',
-                   "prog", LIB, step]
-        else:
-            cmd = [sys.executable, "-c", PY, CI, step]
-        r = subprocess.run(cmd, env=e, capture_output=True, text=True, check=True)
-        last = None
-        if os.path.exists(state + ".last"):
-            with open(state + ".last", encoding="utf-8") as f:
-                last = f.read()
-        out[who] = {"stderr": r.stderr, "stdout": r.stdout, "last": last}
-    return out
+def run_log(env: dict, step: str, tmp: str) -> dict:
+    """stdout, stderr and the .last file of a process that logs "hello world" through
+    log.py (set_step(@step) first unless empty), under the guard (ZSGATE_GUARD_STATE) and
+    @env."""
+    state = os.path.join(tmp, "py.state")
+    e = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "ZSGATE_GUARD_STATE": state, **env}
+    r = subprocess.run([sys.executable, "-c", PY, CI, step], env=e, capture_output=True, text=True, check=True)
+    last = None
+    if os.path.exists(state + ".last"):
+        with open(state + ".last", encoding="utf-8") as f:
+            last = f.read()
+    return {"stderr": r.stderr, "stdout": r.stdout, "last": last}
 
 
-class SameAsLibShTest(unittest.TestCase):
+class LogLineTest(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()
         self.addCleanup(self.tmp.cleanup)
 
     def check(self, env: dict, step: str, want_step: str, want_s: int) -> None:
-        got = run_both(env, step, self.tmp.name)
-        for who, g in got.items():
-            with self.subTest(who=who):
-                self.assertEqual(g["stdout"], "", f"{who}: the log went to stdout")
-                m = LINE.match(g["stderr"].rstrip("\n"))
-                self.assertIsNotNone(m, f"{who}: {g['stderr']!r} is not '[MM:SS] step: message'")
-                assert m is not None
-                s = int(m.group(1)) * 60 + int(m.group(2))
-                self.assertTrue(want_s <= s <= want_s + 2, f"{who}: elapsed {s} s, expected {want_s} s")
-                self.assertEqual(m.group(3), f"{want_step}: hello world")
-                self.assertEqual(g["last"], f"{want_step}: hello world\n", f"{who}: the guard's .last")
-        self.assertEqual(LINE.sub(r"\3", got["sh"]["stderr"]), LINE.sub(r"\3", got["py"]["stderr"]))
+        g = run_log(env, step, self.tmp.name)
+        self.assertEqual(g["stdout"], "", "the log went to stdout")
+        self.assertEqual(g["stderr"].count("\n"), 1, g["stderr"])
+        m = LINE.match(g["stderr"].rstrip("\n"))
+        self.assertIsNotNone(m, f"{g['stderr']!r} is not '[MM:SS] step: message'")
+        assert m is not None
+        s = int(m.group(1)) * 60 + int(m.group(2))
+        self.assertTrue(want_s <= s <= want_s + 2, f"elapsed {s} s, expected {want_s} s")
+        self.assertEqual(m.group(3), f"{want_step}: hello world")
+        self.assertEqual(g["last"], f"{want_step}: hello world\n", "the guard's .last")
 
     def test_the_step_named_by_the_script(self):
         self.check({"ZSGATE_T0": str(int(time.time()) - 75)}, "mutants", "mutants", 75)
@@ -81,6 +74,24 @@ class SameAsLibShTest(unittest.TestCase):
 
 
 class OneLogTest(unittest.TestCase):
+    def test_no_shell_log_in_ci(self):
+        """No shell file in ci/ defines a log() (or sources a helper library that does):
+        ci/lib.sh is gone; the guest's init script (zsgate/vm.py) echoes, it has no log()."""
+        found = []
+        for d, _, files in os.walk(CI):
+            if os.path.basename(d) in ("data", "__pycache__"):
+                continue
+            for fn in files:
+                p = os.path.join(d, fn)
+                with open(p, "rb") as f:
+                    text = f.read()
+                if fn.endswith(".py") or text.startswith(b"#!/usr/bin/env python3"):
+                    continue
+                found += [f"{os.path.relpath(p, CI)}:{i}" for i, ln in enumerate(text.split(b"\n"), 1)
+                          if re.match(rb"\s*(function\s+)?log\s*\(\)|\s*(\.|source)\s+\S*lib\.sh", ln)]
+        self.assertEqual(found, [])
+        self.assertFalse(os.path.exists(os.path.join(CI, "lib.sh")))
+
     def test_one_python_log_definition_in_ci(self):
         """Every Python step logs through zsgate.log (issue 17: log() was copied 4 times)."""
         found = []

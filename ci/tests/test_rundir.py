@@ -90,7 +90,8 @@ NOT_RUN_DIR = {"examples.json",  # ci/examples' own OUT/examples-<id>/
                "export.json",  # zsgate/export.py's export dir
                "kcidb_schema_v5_3.json",  # beside zsgate/kcidb.py
                "test.log",  # kunit.py's console in the build dir (zsgate/kunitrun.py copies it)
-               "apt-install.log"}  # $ZSGATE_CACHE/logs/ (zsgate/deps.py)
+               "apt-install.log",  # $ZSGATE_CACHE/logs/ (zsgate/deps.py)
+               "update.log", "download.log"}  # zsgate/kernelsrc.py's $ZSGATE_CACHE/apt
 
 
 def hand_built(src):

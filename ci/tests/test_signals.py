@@ -114,7 +114,7 @@ class FakeGate(unittest.TestCase):
         open(os.path.join(t, "configs/zsmalloc-um.kunitconfig"), "w").close()
         with open(os.path.join(t, "series/series"), "w") as f:
             f.write("0001-x.patch\n")
-        for n in ("gate", "lib.sh", "meta", "summary", "zsgate"):
+        for n in ("gate", "meta", "summary", "zsgate"):
             os.symlink(os.path.join(CI, n), os.path.join(t, "ci", n))
         for n, body in STEPS.items():
             p = os.path.join(t, "ci", n)
@@ -149,8 +149,8 @@ class FakeGate(unittest.TestCase):
                    **{self.marker.split("=")[0]: "1"}, **extra)
         env.pop("MAKELEVEL", None)
         env.pop("ZSGATE_GUARDED", None)
-        # ci/check's lib.sh exports ZSGATE_ROOT: kept, the stand-in root's gate would run
-        # the real root's steps instead of the fakes
+        # ci/check (zsgate/check.py) exports ZSGATE_ROOT: kept, the stand-in root's gate
+        # would run the real root's steps instead of the fakes
         env.pop("ZSGATE_ROOT", None)
         env.pop("ZSGATE_T0", None)
         # its own session: the test sends "Ctrl-C" to make's process group. SIGINT at its

@@ -1,11 +1,13 @@
 # SPDX-License-Identifier: GPL-2.0
-"""ci/source against a local fake Debian archive: a damaged cached .deb or unpacked tree is
+"""ci/source (zsgate/kernelsrc.py) against a local fake Debian archive: a damaged cached .deb or unpacked tree is
 found (the archive index's sha256, the manifest written after a complete unpack) and
 fetched or unpacked again; a download that does not match the index is refused; a cut-short
 download or unpack is redone; a full disk is one line naming the place and the space
 (issue 16). The archive: a tiny linux-source-7.3 .deb of ci/tests/fakesrc.py's tree, its
 Packages and Release (dpkg-scanpackages, apt-ftparchive), unsigned (ZSGATE_APT_TRUSTED=1).
 """
+import contextlib
+import io
 import json
 import os
 import re
@@ -13,6 +15,7 @@ import shutil
 import subprocess
 import tempfile
 import unittest
+import unittest.mock
 
 from tests import fakesrc
 
@@ -110,6 +113,29 @@ class SourceFaultTest(unittest.TestCase):
         self.assertEqual(r.stdout, want["KSRC"] + "\n")
         self.assertNotEqual(self.source_args(["--bogus"]).returncode, 0)
 
+    def test_find_source_in_process(self):
+        """treeprep.find_source: zsgate.kernelsrc in this process, the --json file's values, its
+        lines as the step "source", the caller's step name put back; a failure is a TreeError."""
+        from zsgate import log, treeprep
+        with tempfile.TemporaryDirectory() as t:
+            self.assertEqual(self.source_args(["--json", os.path.join(t, "s.json")]).returncode, 0)
+            with open(os.path.join(t, "s.json")) as f:
+                want = json.load(f)
+        env = {"ZSGATE_CACHE": self.cache, "ZSGATE_MIRROR": self.mirror, "ZSGATE_APT_TRUSTED": "1"}
+        err = io.StringIO()
+        log.set_step("caller")
+        try:
+            with unittest.mock.patch.dict(os.environ, env), contextlib.redirect_stderr(err):
+                got = treeprep.find_source(CI, {})
+                self.assertEqual(log.step(), "caller")
+                with self.assertRaises(treeprep.TreeError):
+                    treeprep.find_source(CI, {"KDIR": "/nonexistent"})
+        finally:
+            log.set_step("")
+        self.assertEqual(got, want)
+        self.assertRegex(err.getvalue(), r"\] source: using cached ")
+        self.assertIn("zsgate: source: KDIR=/nonexistent does not exist", err.getvalue())
+
     def test_cold_then_cached(self):
         r = self.source()
         ksrc = self.ksrc(r)
@@ -198,6 +224,22 @@ class SourceFaultTest(unittest.TestCase):
                          r"|does not match the archive's index")
         self.assertFalse(os.path.exists(self.deb()))
         self.assertFalse(os.path.isdir(os.path.join(self.cache, "src")) and os.listdir(os.path.join(self.cache, "src")))
+
+
+class QuoteTest(unittest.TestCase):
+    """The KEY=VALUE lines quote as bash's printf %q did (ci/source was bash)."""
+
+    @unittest.skipUnless(shutil.which("bash"), "needs bash")
+    def test_sh_quote_is_bash_printf_q(self):
+        from zsgate import kernelsrc
+        cases = ["", "/root/.cache/zsgate/src/linux-source-7.3_7.3_rc7-1_exp1/linux-source-7.3",
+                 "linux-source-7.3 7.3~rc7-1~exp1", "7.3.0-rc7", "~x", "a=~b", "a:~b", "#a", "a#b",
+                 "é b", "a\tb", "a\nb", "x\x01y", "it's", "\\"] + [f"a{chr(c)}b" for c in range(32, 127)] \
+            + [chr(c) for c in range(32, 127)]
+        for c in cases:
+            want = subprocess.run(["bash", "-c", 'printf %q "$1"', "q", c], capture_output=True, text=True,
+                                  env=dict(os.environ, LC_ALL="C.UTF-8")).stdout
+            self.assertEqual(kernelsrc.sh_quote(c), want, repr(c))
 
 
 @unittest.skipUnless(TOOLS and os.geteuid() == 0, "needs root (mounts a small tmpfs as ZSGATE_CACHE) and the apt tools")

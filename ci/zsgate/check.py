@@ -7,7 +7,8 @@
   3. the gate without its A/B: KUnit (with the KCSAN run of the race cases;
      ZSGATE_CHECK_KCSAN=0 leaves it out) and the VM kselftests on ARCHS x (base, patched)
   4. the kselftests on the running kernel, quick mode (when ci/selftests exists), then the
-     same tests killed at each phase: the host must be put back (ci/selftests-faults)
+     same tests killed at each phase: the host must be put back (ci/selftests-faults); both
+     in this process (zsgate.selftests, zsgate.selftestfaults)
 
 Ends with one line "check: N passed, N failed, N skipped" counting the test cases of all
 stages; exit 0 only when every stage passed. Logs and counts go to $OUT/check-*.
@@ -19,6 +20,7 @@ a clean-clone make check (2026-12-02, before the known-base-race rule of zsgate.
 the rule lists it as a warning (docs/known-issues.md).
 """
 
+import contextlib
 import json
 import os
 import re
@@ -26,9 +28,9 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Sequence
 
-from . import config, deps, rundir
+from . import config, deps, inproc, rundir, selftestfaults, selftests
 from .log import log, set_step
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -148,12 +150,47 @@ def gate_stage(out: str, t: Tally) -> None:
         t.add(failed=1)
 
 
+@contextlib.contextmanager
+def _logged(log_to: str) -> Iterator[None]:
+    """stdout and stderr (sys's and the file descriptors, for the children) into @log_to."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(log_to, "w", encoding="utf-8") as f, contextlib.redirect_stdout(f), contextlib.redirect_stderr(f):
+        os.dup2(f.fileno(), 1)
+        os.dup2(f.fileno(), 2)
+        try:
+            yield
+        finally:
+            f.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def _call(main_: inproc.Main, argv: List[str], out: str, log_to: Optional[str] = None) -> int:
+    """A step's main(argv) in this process (inproc.call: its exit code, a usage error's and
+    an exception's too; handlers, cwd, environ put back) with OUT=@out, its output to
+    @log_to (else through). A SIGTERM/SIGHUP that ended the step ends check as well."""
+    saved = os.environ.get("OUT")
+    os.environ["OUT"] = out
+    try:
+        with _logged(log_to) if log_to else contextlib.nullcontext():
+            return inproc.call(main_, argv, os.path.basename(main_.__module__.replace(".", "/")))
+    finally:
+        if saved is None:
+            os.environ.pop("OUT", None)
+        else:
+            os.environ["OUT"] = saved
+
+
 def host_stage(out: str, t: Tally) -> None:
     if not os.access(os.path.join(CI, "selftests"), os.X_OK):
         return
     log("stage 4: kselftests on the running kernel (quick)")
     host = os.path.join(out, "selftests-host")
-    if _run([os.path.join(CI, "selftests"), "--quick"], dict(os.environ, OUT=host)) != 0:
+    if _call(selftests.main, ["--quick"], host) != 0:  # ci/selftests --quick
         t.stages_failed.append("selftests")
     for coll in config.COLLECTIONS:
         k = rundir.run_file(host, coll, "ktap")
@@ -162,8 +199,7 @@ def host_stage(out: str, t: Tally) -> None:
             t.add(c["pass"], c["fail"], c["skip"])
     log("stage 4b: the host kselftests killed at each phase (the host is put back)")
     lg = os.path.join(out, rundir.CHECK_FAULTS_LOG)
-    if _run([os.path.join(CI, "selftests-faults")], dict(os.environ, OUT=os.path.join(out, "selftests-faults")),
-            lg) != 0:
+    if _call(selftestfaults.main, [], os.path.join(out, "selftests-faults"), lg) != 0:  # ci/selftests-faults
         t.stages_failed.append("selftests-faults")
     _tail(lg, 2)
     c = tap_counts(_lines(lg))
@@ -177,7 +213,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 0
     set_step("check")
     os.environ.setdefault("ZSGATE_ROOT", ROOT)
-    os.environ.setdefault("ZSGATE_T0", str(int(time.time())))  # what ci/lib.sh exports
+    os.environ.setdefault("ZSGATE_T0", str(int(time.time())))  # for zsgate.log, as the gate
     os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
     os.environ["ZSGATE_CACHE"] = config.cache_dir()
     out = os.environ.get("OUT") or os.path.join(ROOT, "out")

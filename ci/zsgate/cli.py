@@ -11,10 +11,12 @@ program reads (ci/gate reads KDIR, SERIES, ARCHS, ZSGATE_NO_VM, ...):
            set in os.environ for the call (put back after). The verbs whose ci/ program is
            a wrapper of a module's main() (gate and kunit: gate, kunit --tree: kunitrun,
            vm: vmrun, ab: abrun, bench: benchrun, summary, report, meta: rundir, export,
-           farm-collect: farm, tree: treeprep, mutants, examples, check, deps) run that
-           main() directly.
-  Command  an executable of ci/: the bash steps (ci/source, ci/doctor, ci/selftests*,
-           ci/kselftest-tar), where apt or make run.
+           farm-collect: farm, tree: treeprep, mutants, examples, check, deps, selftests,
+           selftests-faults: selftestfaults, kselftest-tar: kselftesttar, source: kernelsrc,
+           doctor) run that main() directly.
+  Command  a program run as a child or exec'd: only test-tools' unittest and mypy now
+           (every ci/ program is a wrapper of a module's main(): kunit.py, make, qemu,
+           patch and apt-get are the steps' own children).
 
 Options win over the environment; an option not given leaves the caller's environment as
 it is (the Makefile exports KDIR BASE SERIES PREV ARCHS JOBS ZSGATE_CACHE OUT DEBUG KCSAN, so
@@ -37,7 +39,6 @@ from typing import Callable, Dict, Iterator, List, Mapping, Optional, Protocol, 
 from .config import REFERENCE_SERIES
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CI = os.path.join(ROOT, "ci")
 HELP_WIDTH = 100  # fixed, so that `make help` and `./zsgate --help` print the same text
 
 Env = Tuple[Tuple[str, str], ...]
@@ -67,10 +68,6 @@ class Call:
 Step = Union[Command, Call]
 Plan = Tuple[Step, ...]
 Runner = Callable[[Plan, Mapping[str, str]], int]
-
-
-def ci(name: str, *args: str) -> Tuple[str, ...]:
-    return (os.path.join(CI, name),) + args
 
 
 # ---------------------------------------------------------------- shared option groups
@@ -497,7 +494,7 @@ class TreeRequest:
 
 @dataclass(frozen=True)
 class SourceRequest:
-    """ci/source: fetch/unpack the kernel source, print KSRC= KVERSION= KPKG= PART_A=."""
+    """ci/source (zsgate.kernelsrc): fetch/unpack the kernel source, print KSRC= KVERSION= KPKG= PART_A=."""
     kdir: Optional[str]
     base: Optional[str]
     paths: PathOpts
@@ -510,7 +507,7 @@ class SourceRequest:
                      ("ZSGATE_REFRESH", "1" if self.refresh else None),
                      ("ZSGATE_VERIFY_SOURCE", "full" if self.verify_source else None),
                      ("ZSGATE_MIRROR", self.mirror))
-        return (Command(ci("source"), env),)
+        return (Call("kernelsrc", (), env),)
 
 
 @dataclass(frozen=True)
@@ -523,7 +520,7 @@ class DepsRequest:
 
 @dataclass(frozen=True)
 class DoctorRequest:
-    """ci/doctor: check this machine before a long run."""
+    """ci/doctor (zsgate.doctor): check this machine before a long run."""
     kdir: Optional[str]
     paths: PathOpts
     offline: bool = False
@@ -534,14 +531,15 @@ class DoctorRequest:
         env = _pairs(("KDIR", self.kdir)) + self.paths.env() + _pairs(
             ("ZSGATE_DOCTOR_OFFLINE", "1" if self.offline else None),
             ("ZSGATE_DOCTOR_NEED_GB", _str(self.need_gb)), ("ZSGATE_MIRROR", self.mirror))
-        return (Command(ci("doctor"), env),)
+        return (Call("doctor", (), env),)
 
 
 @dataclass(frozen=True)
 class HostTestsRequest:
     """ci/selftests, ci/selftests-faults, ci/kselftest-tar: the kselftests built against a
-    kernel tree's framework (KSRC, default ci/source's), results in <out>/<subdir>."""
-    program: str
+    kernel tree's framework (KSRC, default ci/source's), results in <out>/<subdir>; @module
+    is the program's (zsgate.selftests, zsgate.selftestfaults, zsgate.kselftesttar)."""
+    module: str
     subdir: str
     paths: PathOpts
     kdir: Optional[str] = None
@@ -553,7 +551,7 @@ class HostTestsRequest:
         if self.subdir:
             out = os.path.join(out, self.subdir)
         env = _pairs(("KDIR", self.kdir), ("KSRC", self.ksrc), ("ZSGATE_CACHE", self.paths.cache), ("OUT", out))
-        return (Command(ci(self.program, *self.args), env),)
+        return (Call(self.module, self.args, env),)
 
 
 @dataclass(frozen=True)
@@ -903,7 +901,7 @@ def _p_faults(p: argparse.ArgumentParser) -> None:
 
 
 def _r_faults(ns: argparse.Namespace) -> Request:
-    return HostTestsRequest("selftests-faults", "selftests-faults", paths_of(ns), _s(ns, "kdir"), _s(ns, "ksrc"))
+    return HostTestsRequest("selftestfaults", "selftests-faults", paths_of(ns), _s(ns, "kdir"), _s(ns, "ksrc"))
 
 
 def _p_tar(p: argparse.ArgumentParser) -> None:
@@ -914,7 +912,7 @@ def _p_tar(p: argparse.ArgumentParser) -> None:
 
 def _r_tar(ns: argparse.Namespace) -> Request:
     args = _flag(_b(ns, "static"), "--static") + _flag(_b(ns, "check"), "--check")
-    return HostTestsRequest("kselftest-tar", "", paths_of(ns), _s(ns, "kdir"), _s(ns, "ksrc"), args)
+    return HostTestsRequest("kselftesttar", "", paths_of(ns), _s(ns, "kdir"), _s(ns, "ksrc"), args)
 
 
 def _p_export(p: argparse.ArgumentParser) -> None:

@@ -1,9 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
-"""zsgate's settings: what the environment says, and the defaults the Python steps share.
+"""zsgate's settings: what the environment says, and the defaults every step shares.
 
-ci/lib.sh keeps its own copies for the shell steps (ZSGATE_CACHE, ZSGATE_BUILD_LOCK,
-zs_need_space) and
-the Makefile one for ZSGATE_CACHE; ci/tests/test_config.py checks that they say the same.
+The one copy besides is the Makefile's default of ZSGATE_CACHE; ci/tests/test_config.py
+checks that it says the same.
 Every function reads the environment when called (zsgate/mutants.py changes ZSGATE_BUILD_LOCK
 for its children while it holds the lock); pass `env` to read another mapping instead.
 """
@@ -12,7 +11,8 @@ import hashlib
 import os
 from typing import Mapping, Optional, Tuple
 
-# The kselftest collections under selftests/ (ci/selftests and ci/kselftest-tar list them too).
+# The kselftest collections under selftests/ (zsgate.selftests, selftestfaults and kselftesttar
+# build, stage and run these).
 COLLECTIONS: Tuple[str, ...] = ("zram_free", "zswap_free")
 
 # The reference series (Part B) under the repository root: the revision the gate checks by
@@ -39,13 +39,13 @@ def _env(env: Optional[Mapping[str, str]]) -> Mapping[str, str]:
 
 
 def cache_dir(env: Optional[Mapping[str, str]] = None) -> str:
-    """$ZSGATE_CACHE, default $HOME/.cache/zsgate (HOME unset or empty: /root), as ci/lib.sh."""
+    """$ZSGATE_CACHE, default $HOME/.cache/zsgate (HOME unset or empty: /root)."""
     e = _env(env)
     return e.get("ZSGATE_CACHE") or os.path.join(e.get("HOME") or "/root", ".cache/zsgate")
 
 
 def build_lock(env: Optional[Mapping[str, str]] = None) -> str:
-    """$ZSGATE_BUILD_LOCK, default /tmp/zsgate-build.lock, as ci/lib.sh."""
+    """$ZSGATE_BUILD_LOCK, default /tmp/zsgate-build.lock."""
     return _env(env).get("ZSGATE_BUILD_LOCK") or BUILD_LOCK_DEFAULT
 
 
@@ -80,18 +80,9 @@ def _mount_point(path: str) -> str:
     return p
 
 
-def need_space(path: str, mb: int, what: str, env: Optional[Mapping[str, str]] = None) -> Optional[str]:
-    """ci/lib.sh's zs_need_space for Python steps: None when the file system of @path (which
-    need not exist yet: its nearest existing parent) has @mb MB free, else the one line to
-    stop with, naming @path, its file system, the free space and @mb, before @what writes
-    there. ZSGATE_NEED_SCALE (percent, default 100) scales @mb, e.g. 0 to skip the check;
-    a file system that cannot be asked passes, as in lib.sh."""
-    e = _env(env)
-    try:
-        scale = int(e.get("ZSGATE_NEED_SCALE") or "100")
-    except ValueError:
-        scale = 100
-    need = mb * scale // 100
+def free_space(path: str) -> Optional[Tuple[int, str]]:
+    """(MB free, mount point) of the file system of @path (which need not exist yet: its
+    nearest existing parent), as `df -Pk` gives them; None when it cannot be asked."""
     d = path
     while not os.path.isdir(d):
         d = os.path.dirname(d) or "."
@@ -99,8 +90,24 @@ def need_space(path: str, mb: int, what: str, env: Optional[Mapping[str, str]] =
         st = os.statvfs(d)
     except OSError:
         return None
-    have = st.f_bavail * st.f_frsize // 1048576
-    if have >= need:
+    return st.f_bavail * st.f_frsize // 1048576, _mount_point(d)
+
+
+def need_space(path: str, mb: int, what: str, env: Optional[Mapping[str, str]] = None) -> Optional[str]:
+    """The steps' space check (what the shell steps' zs_need_space was): None when the file
+    system of @path (which need not exist yet: its nearest existing parent) has @mb MB free,
+    else the one line to stop with, naming @path, its file system, the free space and @mb,
+    before @what writes there. ZSGATE_NEED_SCALE (percent, default 100) scales @mb, e.g. 0
+    to skip the check; a file system that cannot be asked passes."""
+    e = _env(env)
+    try:
+        scale = int(e.get("ZSGATE_NEED_SCALE") or "100")
+    except ValueError:
+        scale = 100
+    need = mb * scale // 100
+    space = free_space(path)
+    if space is None or space[0] >= need:
         return None
-    return (f"not enough space for {what}: {path} is on {_mount_point(d)}, which has {have} MB free; "
+    have, mnt = space
+    return (f"not enough space for {what}: {path} is on {mnt}, which has {have} MB free; "
             f"this needs about {need} MB — free space there or set ZSGATE_CACHE=<dir on a bigger disk>")

@@ -49,7 +49,7 @@ class Stop(Exception):
 
 
 def die(msg: str) -> NoReturn:
-    """ci/lib.sh's die: "zsgate: deps: MSG" on stderr, exit 1."""
+    """The shell steps' die: "zsgate: deps: MSG" on stderr, exit 1."""
     print(f"zsgate: {zlog.step()}: {msg}", file=sys.stderr, flush=True)
     raise Stop(1)
 

@@ -39,9 +39,8 @@ kunit(), vm() and ab(): inproc.call, the steps' signal handlers, cwd, environmen
 put back after each, an exception in one is its traceback and exit 1); apt-get, kunit.py and
 QEMU/UML are children of the gate. No step's stdout is read.
 
-The guard: main() first re-executes the gate under ci/zsgate/guard.py (as ci/lib.sh's
-zs_guard does for a shell step), so every process the gate starts ends with it (SIGINT,
-SIGTERM, kill -9 of the gate or of make). A run dir keeps gate.running until the summary: a
+The guard: main() first re-executes the gate under ci/zsgate/guard.py, so every process
+the gate starts ends with it (SIGINT, SIGTERM, kill -9 of the gate or of make). A run dir keeps gate.running until the summary: a
 run that did not get there is not a verdict (ci/summary), gate.interrupted says why.
 
 Tests only: ZSGATE_GATE_TEST_STEPS=<file.py> defining find_source(ci_dir) and/or
@@ -500,7 +499,7 @@ def _guarded() -> bool:
 
 
 def _under_guard(argv: Sequence[str]) -> NoReturn:
-    """Run this gate again as the child of ci/zsgate/guard.py (ci/lib.sh zs_guard)."""
+    """Run this gate again as the child of ci/zsgate/guard.py."""
     pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     pp = os.environ.get("PYTHONPATH", "")
     if pp.split(":")[0] != pkg_parent:
@@ -518,7 +517,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args[:1] in (["-h"], ["--help"]):
         print(__doc__)
         return 0
-    # what ci/lib.sh exports for every step
+    # what every step reads (zsgate.config, zsgate.log)
     env = os.environ
     env["ZSGATE_ROOT"] = env.get("ZSGATE_ROOT") or ROOT
     env["ZSGATE_CACHE"] = config.cache_dir()

@@ -2,7 +2,7 @@
 """End every process a gate started when the gate ends, however it ends.
 
 The gate (ci/zsgate/gate.py) re-executes itself under `python3 -I ci/zsgate/guard.py run --
-python3 -m zsgate.gate ARGS` (a shell script: ci/lib.sh zs_guard, `run -- SCRIPT ARGS`). The
+python3 -m zsgate.gate ARGS` (any program: `run -- PROGRAM ARGS`). The
 guard keeps the gate's pid and parent (make) and runs the gate as its child, with a tag in
 the environment, ZSGATE_GUARD_<pid>_<random>=<pid>. Every process the gate starts inherits
 the tag, also the ones that leave its process group or session (ci/vm starts QEMU with
@@ -29,7 +29,7 @@ When the guard sweeps:
 - the guard itself is killed with SIGKILL: a watcher process it forked first (no tag, deaf
   to SIGINT/SIGTERM/SIGHUP) sees it go (pidfd) and sweeps.
 The gate tells the guard its run directory and its last log line through the state
-file named by ZSGATE_GUARD_STATE (zsgate/gate.py; ci/lib.sh log() and zsgate/log.py write the
+file named by ZSGATE_GUARD_STATE (zsgate/gate.py; zsgate/log.py writes the
 line); a run that did not finish keeps RUN_DIR/gate.running, and ci/summary fails a run
 dir holding either marker.
 """
@@ -45,7 +45,7 @@ import time
 from types import FrameType
 from typing import Dict, Iterable, List, Optional, Set
 
-if not __package__:  # run as a file: python3 -I ci/zsgate/guard.py (ci/lib.sh zs_guard)
+if not __package__:  # run as a file: python3 -I ci/zsgate/guard.py
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from zsgate import rundir  # noqa: E402
 from zsgate.log import log, set_step  # noqa: E402
@@ -206,7 +206,7 @@ def _wait_gone(pid: int, timeout: Optional[float]) -> bool:
 
 class State:
     """What the gate tells the guard: `run DIR` when it has a run directory, `last
-    LINE` (ci/lib.sh log()) for what it was doing, `done` right before it exits."""
+    LINE` (zsgate.log's log()) for what it was doing, `done` right before it exits."""
 
     def __init__(self, path: str):
         self.path = path

@@ -78,7 +78,7 @@ class Stop(Exception):
 
 
 def die(msg: str, code: int = 1) -> NoReturn:
-    """ci/lib.sh's die: one line "zsgate: STEP: MSG" on stderr, then exit @code."""
+    """The shell steps' die: one line "zsgate: STEP: MSG" on stderr, then exit @code."""
     print(f"zsgate: {zlog.step()}: {msg}", file=sys.stderr, flush=True)
     raise Stop(code)
 
@@ -211,7 +211,7 @@ def kunit_args(req: KunitRun, root: str = ROOT, env: Optional[Mapping[str, str]]
 
 
 def child_env(env: Mapping[str, str], root: str) -> Dict[str, str]:
-    """kunit.py's environment: the caller's, as ci/lib.sh exported it, without PYTHONPATH
+    """kunit.py's environment: the caller's (as the gate exported it), without PYTHONPATH
     (zsgate's is no business of kunit.py), ci/qemu first on PATH (TCG unless ZSGATE_ACCEL=kvm:
     see ci/qemu/qemu-system-x86_64)."""
     out = {k: v for k, v in env.items() if k != "PYTHONPATH"}
@@ -253,7 +253,7 @@ def _tail(path: str, n: int) -> None:
 
 
 def with_progress(what: str, t0: float, cmd: List[str], blog: IO[str], **kw: Any) -> int:
-    """ci/lib.sh's run_with_progress without its last line: run @cmd, a line "WHAT: still
+    """The shell steps' run_with_progress without its last line: run @cmd, a line "WHAT: still
     running (N min)" each minute since @t0 into @blog, as the shell step's went (its stderr
     was the build log). A Python exception while it waits (KeyboardInterrupt) ends the
     child first."""

@@ -1,20 +1,21 @@
 # SPDX-License-Identifier: GPL-2.0
-"""The progress log of the Python steps, the same as ci/lib.sh's log():
+"""The one progress log of the ci/ steps (the shell steps' log() of ci/lib.sh is gone with it):
 
     [MM:SS] step: message
 
 on stderr (stdout stays machine-readable), MM:SS the time since ZSGATE_T0 (the gate's
-start, exported by ci/lib.sh; unset: since this process started, as lib.sh does). The
-step is the one the script names with set_step() (as a bash step sets ZSGATE_STEP before
-it sources lib.sh), else $ZSGATE_STEP, else the program's name. Under the gate's guard
-(ZSGATE_GUARD_STATE set, ci/zsgate/guard.py) the line, without the time, also replaces
-$ZSGATE_GUARD_STATE.last, so an interrupted gate says what it was doing.
+start, exported by the gate and ci/check for their steps; unset: since this process
+started). The step is the one the program names with set_step(), else $ZSGATE_STEP, else
+the program's name. Under the gate's guard (ZSGATE_GUARD_STATE set, ci/zsgate/guard.py)
+the line, without the time, also replaces $ZSGATE_GUARD_STATE.last, so an interrupted gate
+says what it was doing.
 """
 
+import contextlib
 import os
 import sys
 import time
-from typing import Optional
+from typing import Iterator, Optional
 
 _START = int(time.time())
 _step: Optional[str] = None
@@ -26,12 +27,25 @@ def set_step(name: str) -> None:
     _step = name
 
 
+@contextlib.contextmanager
+def stepped(name: str) -> Iterator[None]:
+    """The step name is @name inside the block (a step run in another's process, e.g. the
+    gate's source step, kernelsrc.find), the caller's again after it."""
+    global _step
+    old = _step
+    _step = name
+    try:
+        yield
+    finally:
+        _step = old
+
+
 def step() -> str:
     return _step or os.environ.get("ZSGATE_STEP") or os.path.basename(sys.argv[0] or "python3")
 
 
 def elapsed() -> str:
-    """MM:SS since ZSGATE_T0 (epoch seconds), as ci/lib.sh's _zs_elapsed."""
+    """MM:SS since ZSGATE_T0 (epoch seconds)."""
     try:
         t0 = int(os.environ.get("ZSGATE_T0") or _START)
     except ValueError:

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from . import config
+from . import config, kernelsrc
 from .series import Series, SeriesError, read_series, touched_files
 
 STATE = ".zsgate-state.json"
@@ -387,24 +387,18 @@ def prepare(ksrc: str, tree: str, series: Optional[Series], kunit_dir: str) -> D
 def find_source(ci_dir: str, environ: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
     """ci/source's result (KSRC, KVERSION, KPKG, PART_A) for @environ's KDIR / BASE
     (None: this process's environment as it is; a mapping: KDIR, BASE and ZSGATE_KPKG only as
-    it gives them), read from the JSON file `ci/source --json` writes; its progress goes
-    straight to stderr as it happens. TreeError when it fails or names no KSRC."""
+    it gives them), found in this process by zsgate.kernelsrc (@ci_dir is not needed any
+    more; kept for the callers); its progress goes straight to stderr as it happens, as lines
+    of the step "source". TreeError when it fails or names no KSRC."""
     env = dict(os.environ)
     if environ is not None:
         env = {k: v for k, v in env.items() if k not in ("KDIR", "BASE", "ZSGATE_KPKG")}
         env.update(environ)
-    with tempfile.TemporaryDirectory(prefix="zsgate-source-") as tmp:
-        path = os.path.join(tmp, "result")  # JSON
-        rc = subprocess.run([os.path.join(ci_dir, "source"), "--json", path],
-                            stdout=subprocess.DEVNULL, env=env).returncode
-        if rc != 0:
-            raise TreeError(f"ci/source failed (exit {rc}): its messages are above")
-        try:
-            with open(path, encoding="utf-8") as h:
-                got = json.load(h)
-        except (OSError, ValueError) as e:
-            raise TreeError(f"ci/source wrote no result: {e}") from e
-    out = {str(k): str(v) for k, v in got.items()} if isinstance(got, dict) else {}
+    try:
+        got = kernelsrc.find(env)
+    except kernelsrc.Exit as e:
+        raise TreeError(f"ci/source failed (exit {e.code}): its messages are above") from e
+    out = {str(k): str(v) for k, v in got.items()}
     if not out.get("KSRC"):
         raise TreeError("ci/source named no KSRC")
     return out

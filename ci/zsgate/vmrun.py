@@ -15,7 +15,8 @@ KUnit build made with configs/vm.config + configs/vm-<arch>.config as extra --ku
   x86_64: qemu-system-x86_64 (TCG) -smp 2 -m <mem> -kernel bzImage -initrd <busybox-static
           initramfs with the static selftests> -append 'console=ttyS0 kunit.enable=0 ...'
 The selftests are built static once per selftests/ content with `ci/selftests --static
---build-only` against the tree's kselftest framework, cached in $ZSGATE_CACHE/vm/.
+--build-only` (zsgate.selftests.run, in-process) against the tree's kselftest framework,
+cached in $ZSGATE_CACHE/vm/.
 --filter passes kselftest_harness arguments to each binary (e.g. "-f munmap -r
 teardown.p4_munmap.concurrent"); the default is the correctness set CORRECTNESS below
 (ci/ab runs the latency cases), --all runs every test. --env sets ZSGATE_* knobs in the
@@ -54,6 +55,7 @@ Exit: 0 all passed/skipped and no splat; 1 a failure, a splat or a hang (timeout
 import argparse
 import ctypes
 import hashlib
+import io
 import json
 import os
 import shlex
@@ -65,7 +67,7 @@ import tempfile
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
-from zsgate import bounded, build, config, inproc, rundir, vm
+from zsgate import bounded, build, config, inproc, rundir, selftests, vm
 from zsgate.log import log, set_step
 from zsgate.results import find_splats
 
@@ -117,7 +119,7 @@ def selftests_hash(ksrc: str) -> str:
                 h.update(p[len(ROOT):].encode())
                 with open(p, "rb") as f:
                     h.update(f.read())
-    with open(os.path.join(CI, "selftests"), "rb") as f:
+    with open(selftests.__file__, "rb") as f:  # the code that builds them
         h.update(f.read())
     return h.hexdigest()[:12]
 
@@ -131,11 +133,10 @@ def build_selftests(tree: str, cache: str, name: str = "") -> str:
     os.makedirs(os.path.dirname(d), exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="ksft-", dir=os.path.dirname(d))
     log(f"building the static selftests into {d}")
-    env = dict(os.environ, KSRC=tree, OUT=tmp)
-    r = subprocess.run([os.path.join(CI, "selftests"), "--static", "--build-only"], env=env,
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        sys.stderr.write(r.stdout[-3000:] + r.stderr[-3000:])
+    so, se = io.StringIO(), io.StringIO()  # ci/selftests --static --build-only, in-process
+    rc = selftests.run(selftests.Request(ksrc=tree, out=tmp, static=True, build_only=True), so, se)
+    if rc != 0:
+        sys.stderr.write(so.getvalue()[-3000:] + se.getvalue()[-3000:])
         shutil.rmtree(tmp, ignore_errors=True)
         die(name, "ci/selftests --static --build-only failed")
     for c in COLLECTIONS:
