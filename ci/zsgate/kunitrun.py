@@ -57,7 +57,7 @@ import traceback
 from dataclasses import dataclass
 from typing import IO, Any, Dict, Iterator, List, Mapping, NoReturn, Optional, Sequence, Tuple
 
-from zsgate import bounded, build, config, results, rundir
+from zsgate import bounded, build, config, results, rundir, vm
 from zsgate import log as zlog
 from zsgate.log import log, set_step
 
@@ -311,15 +311,19 @@ def build_and_run(req: KunitRun, tree: str, args: List[str], blog_path: str, env
 
 
 def ktap_extract(tree: str, console: str, ktap: str) -> None:
-    """NAME.ktap: ci/ktap-extract (kunit.py's own parser of the tree, so a process of its
-    own) of the console; a failure leaves it empty and its stderr on ours, as in the shell
-    step."""
-    with open(console, "rb") as i, open(ktap, "wb") as o:
-        r = subprocess.run(["python3", os.path.join(CI, "ktap-extract"), os.path.join(tree, "tools", "testing", "kunit")],
-                           stdin=i, stdout=o, stderr=subprocess.PIPE, check=False)
-    if r.stderr:
-        sys.stderr.write(r.stderr.decode(errors="replace"))
-        sys.stderr.flush()
+    """NAME.ktap: the KTAP lines of the console, extracted in this process by kunit.py's own
+    parser of the tree (vm.console_ktap()). A tree without a usable kunit_parser.py, or a
+    parser that fails, leaves it empty or cut where the parser stopped, and one line on
+    stderr (the step goes on: .json is kunit.py's)."""
+    kp = vm.kunit_parser_of(tree)
+    try:
+        if kp is None:
+            open(ktap, "w").close()
+            log(f"{ktap}: left empty: no usable tools/testing/kunit/kunit_parser.py in {tree}")
+        else:
+            vm.console_ktap(kp, console, ktap)
+    except Exception as e:  # the tree's parser: any error, the run's results are kunit.py's
+        log(f"{ktap}: kunit_parser.extract_tap_lines of {console} failed: {e!r}")
 
 
 def run(req: KunitRun, env: Optional[Mapping[str, str]] = None) -> int:
