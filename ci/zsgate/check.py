@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence
 
-from . import config, deps, rundir
+from . import config, deps, inproc, rundir
 from .log import log, set_step
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -184,7 +184,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     os.environ["OUT"] = out
     os.makedirs(out, exist_ok=True)
     t = Tally()
-    if deps.main([]) != 0:  # ci/deps, in this process (apt-get its child)
+    if inproc.call(deps.main, [], "deps") != 0:  # ci/deps, in this process (apt-get its child)
         print("check: 0 passed, 1 failed")
         return 1
     unit_stage(out, t)
