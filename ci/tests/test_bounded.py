@@ -4,14 +4,14 @@ bounded mode, naming the case a crashed or timed-out run was in, the verdict say
 and ci/ab not booting a kernel that crashed again (fake kunit.py and fake QEMU)."""
 import json
 import os
-import signal
 import subprocess
 import tempfile
 import time
 import unittest
 
-from zsgate import bounded, build, vmrun
+from zsgate import bounded, vmrun
 from tests import summarize
+from tests.fakevm import kill_all, recorded_pids, stamped_image
 from tests.test_build import fake_tree, load, read, write
 
 CI = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -341,22 +341,14 @@ class AbSkipsCrashedKernelTest(unittest.TestCase):
             self.env.pop(k, None)
 
     def tearDown(self):
-        for pid in self.boots():
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        kill_all(self.boots())
         self.tmp.cleanup()
 
     def image(self, rev, what):
-        bd = os.path.join(self.trees[rev], ".kunit-x86_64")
-        write(os.path.join(bd, ".config"), "CONFIG_BLK_DEV_INITRD=y\nCONFIG_DEVTMPFS=y\nCONFIG_SMP=y\n")
-        write(os.path.join(bd, "arch/x86/boot/bzImage"), f"{rev} image: {what}")
-        build.stamp_ok(self.trees[rev], bd, "x86_64", f"kunit-x86_64-{rev}")
+        stamped_image(self.trees[rev], "x86_64", rev, f"{rev} image: {what}")
 
     def boots(self):
-        p = os.path.join(self.d, "boots")
-        return [int(ln.split()[0]) for ln in read(p).splitlines()] if os.path.exists(p) else []
+        return recorded_pids(os.path.join(self.d, "boots"))
 
     def ab(self, *extra):
         return subprocess.run([os.path.join(CI, "ab"), "--base", self.trees["base"], "--patched",

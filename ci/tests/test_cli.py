@@ -399,6 +399,28 @@ class RunPlanTest(unittest.TestCase):
         self.assertEqual(rc, 2)
         self.assertIn("usage: ci/ab", err.getvalue())
 
+    def test_a_calls_exception_is_exit_1_and_the_log_step_comes_back(self):
+        # inproc.call, as the gate calls its steps: what ends the plan is the step's exit 1
+        from zsgate import log as zlog
+
+        def main(argv: List[str]) -> int:
+            zlog.set_step("boom")
+            raise RuntimeError("fake step raised")
+
+        fake = types.ModuleType("zsgate._test_call")
+        setattr(fake, "main", main)
+        err = io.StringIO()
+        old = zlog._step
+        zlog.set_step("zsgate")
+        try:
+            with mock.patch.dict(sys.modules, {"zsgate._test_call": fake}), contextlib.redirect_stderr(err):
+                rc = cli.run_plan((cli.Call("_test_call"), cli.Call("_test_call")), os.environ)
+            self.assertEqual(zlog.step(), "zsgate")
+        finally:
+            zlog._step = old
+        self.assertEqual(rc, 1)
+        self.assertEqual(err.getvalue().count("_test_call failed with RuntimeError: fake step raised (exit 1)"), 1)
+
     def test_zsgate_passes_the_step_exit_code_through(self):
         # ci/tree exits 1 for a source that is not a kernel tree (after argparse accepted it)
         r = subprocess.run([ZSGATE, "tree", "--ksrc", "/nonexistent", "--name", "base"],

@@ -40,6 +40,15 @@ kunit|vm)
 	done
 	echo '{"name": "g", "test_cases": [], "sub_groups": [{"name": "zsmalloc", "sub_groups": [],
 	      "test_cases": [{"name": "test_x", "status": "PASS"}]}]}' >"$out/$name.json" ;;
+ab)	out=""
+	while [ $# -gt 0 ]; do
+		case $1 in --out) out=$2; shift ;; esac
+		shift
+	done
+	# FAKE_AB_EXIT: ends (that exit code) before its ab.json, as ci/ab when its selftests do not build
+	[ -n "$FAKE_AB_EXIT" ] && exit "$FAKE_AB_EXIT"
+	echo '{"arch": "x86_64", "entries": [{"backend": "zram", "case": "munmap", "speedup": null}],
+	      "regressions": [], "problems": [], "splats": []}' >"$out/ab.json" ;;
 esac
 exit 0
 '''
@@ -122,13 +131,37 @@ class GateWiringTest(unittest.TestCase):
         self.assertIn("verdict: FAIL", r.stdout)
 
     def test_an_exception_in_the_ab_fails_the_ab_only(self):
-        # (the verdict: what ci/summary makes of a run dir with no ab.json, not tested here)
         r, calls, meta, s = self.gate(FAKE_STEP_RAISE="ab", ZSGATE_NO_AB="")
         self.assertIn("RuntimeError: fake ab raised", r.stderr)
         self.assertIn("] ab: ab failed with RuntimeError: fake ab raised (exit 1)", r.stderr)
         self.assertEqual({x["name"]: x.get("exit") for x in meta["steps"]}["ab"], 1)
         self.assertEqual(len([c for c in calls if c.startswith("vm ")]), 4)
         self.assertRegex(r.stderr, r"\] gate: step summary\n")
+        # the A/B was asked for and left no ab.json: no verdict of timing, so no PASS
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertEqual(s["problems"], ["A/B did not write ab.json (ci/ab exit 1)"])
+        self.assertIsNone(s["ab_not_run"])
+
+    def test_an_ab_that_wrote_no_ab_json_fails_the_verdict(self):
+        r, calls, meta, s = self.gate(FAKE_AB_EXIT="2", ZSGATE_NO_AB="")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertEqual(s["problems"], ["A/B did not write ab.json (ci/ab exit 2)"])
+        self.assertIn("problem: A/B did not write ab.json (ci/ab exit 2)", r.stdout)
+        self.assertIn("verdict: FAIL", r.stdout)
+        r, calls, meta, s = self.gate(ZSGATE_NO_AB="")  # the same gate with its ab.json
+        self.assertEqual((r.returncode, s["verdict"], s["ab_not_run"]), (0, "pass", None), r.stdout + r.stderr)
+        self.assertNotIn("A/B not run", r.stdout)
+
+    def test_no_ab_is_said_and_keeps_the_verdict(self):
+        for env, why in (({}, "--no-ab"), ({"ZSGATE_NO_VM": "1"}, "--no-vm"), ({"SERIES": "none"}, "no series")):
+            with self.subTest(env=env):
+                r, calls, meta, s = self.gate(**env)
+                self.assertEqual((r.returncode, s["verdict"]), (0, "pass"), r.stdout + r.stderr)
+                self.assertFalse([c for c in calls if c.startswith("ab ")], calls)
+                self.assertNotIn("ab", [x["name"] for x in meta["steps"]])
+                self.assertEqual((s["ab_not_run"], s["notes"]["ab"]), (why, "not run: " + why))
+                self.assertIn(f"\nA/B not run ({why})\n", r.stdout)
+                self.assertNotIn("note: ab:", r.stdout)  # said once
 
     def test_switches_leave_it_out_and_say_so(self):
         for env, why in (({"KCSAN": "0"}, "KCSAN=0"), ({"ZSGATE_NO_KCSAN": "1"}, "ZSGATE_NO_KCSAN=1"),
@@ -283,6 +316,7 @@ class GateInProcessStepsTest(unittest.TestCase):
             self.assertEqual(f.read().splitlines(), [f"-W -f=${{Status}} {p}" for p in deps.PKGS])
         self.assertRegex(r.stderr, r"\] deps: all \d+ packages present\n")
         self.assertRegex(r.stderr, r"\] gate: step kunit: kunit-um-patched\n")  # the gate's log step is back
+        self.assertIn("\nA/B not run (--no-vm)\n", r.stdout)  # make kunit: no A/B, the verdict PASS
         self.assertIn("TWO", fakesrc.read(os.path.join(d, "cache", "work", key, "patched", "linux"), "mm/a.c"))
 
 

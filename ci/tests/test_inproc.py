@@ -20,8 +20,9 @@ import time
 import unittest
 from unittest import mock
 
-from tests.test_build import fake_tree, write
-from zsgate import abrun, build, inproc, log as zlog, vmrun
+from tests.fakevm import kill_all, recorded_pids, stamped_image
+from tests.test_build import fake_tree
+from zsgate import abrun, inproc, log as zlog, vmrun
 
 CI = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -67,26 +68,14 @@ class InProcessTest(unittest.TestCase):
 
     def tree(self, t, rev, kernel):
         fake_tree(t, rev)
-        bd = os.path.join(t, ".kunit-um")
-        write(os.path.join(bd, ".config"), "CONFIG_HOSTFS=y\nCONFIG_DEVTMPFS=y\nCONFIG_SMP=y\n")
-        write(os.path.join(bd, "linux"), kernel)
-        os.chmod(os.path.join(bd, "linux"), 0o755)
-        self.assertEqual(build.stamp_ok(t, bd, "um", f"kunit-um-{rev}")["status"], "ok")
+        self.assertEqual(stamped_image(t, "um", rev, kernel)["status"], "ok")
         return t
 
     def vm_pids(self):
-        try:
-            with open(self.pids) as f:
-                return [int(x) for x in f.read().split()]
-        except FileNotFoundError:
-            return []
+        return recorded_pids(self.pids)
 
     def kill_vms(self):
-        for p in self.vm_pids():
-            try:
-                os.kill(p, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        kill_all(self.vm_pids())
 
     def state(self):
         return ({s: signal.getsignal(s) for s in inproc.SIGNALS}, os.getcwd(), dict(os.environ), zlog._step)

@@ -9,12 +9,14 @@ import io
 import os
 import signal
 import stat
+import subprocess
+import sys
 import tempfile
 import unittest
 from unittest import mock
 
 from tests.test_build import ERR, fake_tree, read, write
-from zsgate import bounded, build, deps, kunitrun
+from zsgate import bounded, build, deps, inproc, kunitrun
 from zsgate import log as zlog
 
 CI = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -28,6 +30,12 @@ def quiet(fn, *a, **kw):
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         r = fn(*a, **kw)
     return r, out.getvalue(), err.getvalue()
+
+
+def called(main, argv, env=None):
+    """main(argv, env) the way every caller in this process calls it (inproc.call): an
+    exception is exit 1, the log step and the signal handlers are put back."""
+    return inproc.call(lambda a: main(a, env), argv, main.__module__.split(".")[-1].replace("run", ""))
 
 
 class ArgsTest(unittest.TestCase):
@@ -89,11 +97,11 @@ class ArgsTest(unittest.TestCase):
                                (["--tree", tree, "--arch", "x86_64", "--out", d, "--name", "k", "--kcsan", "--debug"],
                                 "--kcsan and --debug exclude each other")):
                 with self.subTest(argv=argv):
-                    rc, _, err = quiet(kunitrun.main, argv, {})
+                    rc, _, err = quiet(called, kunitrun.main, argv, {})
                     self.assertEqual(rc, 1, err)
                     self.assertIn(said, err)
                     self.assertRegex(err, r"zsgate: kunit( k)?: ")
-            self.assertEqual(quiet(kunitrun.main, ["--help"], {})[0], 0)
+            self.assertEqual(quiet(called, kunitrun.main, ["--help"], {})[0], 0)
 
 
 class RunTest(unittest.TestCase):
@@ -117,13 +125,33 @@ class RunTest(unittest.TestCase):
         old = zlog._step
         zlog.set_step("caller")
         try:
-            rc, _, err = quiet(kunitrun.main, ["--tree", self.tree, "--arch", "x86_64", "--out", self.out,
+            rc, _, err = quiet(called, kunitrun.main, ["--tree", self.tree, "--arch", "x86_64", "--out", self.out,
                                                "--name", "k", *extra], dict(self.env, FAKE_KUNIT=mode))
             self.assertEqual(zlog.step(), "caller")
         finally:
             zlog._step = old
         self.assertEqual({s: signal.getsignal(s) for s in handlers}, handlers)
         return rc, err
+
+    def test_an_exception_is_its_traceback_exit_1_and_the_step_back(self):
+        with mock.patch.object(kunitrun, "run", side_effect=RuntimeError("boom")):
+            rc, err = self.kunit("ok")
+        self.assertEqual(rc, 1, err)
+        self.assertIn("Traceback (most recent call last)", err)
+        self.assertRegex(err, r"\] kunit: kunit failed with RuntimeError: boom \(exit 1\)\n")
+
+    def test_ci_kunit_exits_1_on_an_exception_too(self):
+        # no handler of its own: python3 prints the traceback and exits 1, as before
+        code = ("import sys; sys.path.insert(0, sys.argv[1]); from zsgate import kunitrun\n"
+                "kunitrun.run = lambda *a: 1 / 0\n"
+                "import runpy; sys.argv = sys.argv[2:]; runpy.run_path(sys.argv[0], run_name='__main__')\n")
+        r = subprocess.run([sys.executable, "-c", code, CI, os.path.join(CI, "kunit"), "--tree", self.tree,
+                            "--arch", "x86_64", "--out", self.out, "--name", "k"],
+                           capture_output=True, text=True, env=self.env)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("ZeroDivisionError", r.stderr)
+        r = subprocess.run([os.path.join(CI, "kunit"), "--bogus"], capture_output=True, text=True, env=self.env)
+        self.assertEqual(r.returncode, 1, r.stderr)
 
     def test_passing_run(self):
         rc, err = self.kunit("ok")
@@ -193,19 +221,34 @@ class DepsTest(unittest.TestCase):
         self.tmp.cleanup()
 
     def test_check_lists_what_is_missing(self):
-        rc, out, err = quiet(deps.main, ["--check"])
+        rc, out, err = quiet(called, deps.main, ["--check"])
         self.assertEqual((rc, out), (1, "missing: fio\nmissing: mypy\n"), err)
+
+    def test_an_exception_is_exit_1_through_inproc_call(self):
+        old = zlog._step
+        zlog.set_step("caller")
+        try:
+            with mock.patch.object(deps, "run", side_effect=KeyError("x")):
+                rc, _, err = quiet(called, deps.main, ["--check"])
+            self.assertEqual(zlog.step(), "caller")
+        finally:
+            zlog._step = old
+        self.assertEqual(rc, 1, err)
+        self.assertIn("] deps: deps failed with KeyError: 'x' (exit 1)", err)
+        r = subprocess.run([os.path.join(CI, "deps"), "--bogus"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("unrecognized arguments: --bogus", r.stderr)
 
     def test_all_present(self):
         fake_bin(self.bin, "dpkg-query", 'printf "install ok installed"\n')
-        rc, out, err = quiet(deps.main, ["--check"])
+        rc, out, err = quiet(called, deps.main, ["--check"])
         self.assertEqual((rc, out), (0, ""))
         self.assertRegex(err, rf"\] deps: all {len(deps.PKGS)} packages present\n")
 
     @unittest.skipUnless(os.geteuid() == 0, "the install path needs root")
     def test_failed_apt_get_update_is_exit_1_with_its_last_line(self):
         cache = os.path.join(self.tmp.name, "cache")
-        rc, _, err = quiet(deps.main, [], {"ZSGATE_CACHE": cache, "PATH": os.environ["PATH"]})
+        rc, _, err = quiet(called, deps.main, [], {"ZSGATE_CACHE": cache, "PATH": os.environ["PATH"]})
         self.assertEqual(rc, 1, err)
         self.assertIn("] deps: installing: fio mypy", err)
         self.assertIn("zsgate: deps: apt-get update failed (is the Debian archive reachable?): E: no archive", err)

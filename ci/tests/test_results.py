@@ -299,6 +299,39 @@ class SummaryTest(unittest.TestCase):
             from zsgate.report import render
             self.assertIn("| kunit-x86_64-patched-kcsan | 100 | 61 / 29 (waited 10) |", render("r", s, None, "p.png"))
 
+    def test_ab_asked_for_without_ab_json_fails(self):
+        # the gate ran ci/ab (its step is in meta.json), which ended before writing ab.json
+        with tempfile.TemporaryDirectory() as d:
+            self.meta(d, ["kunit-um-base"])
+            write(os.path.join(d, "kunit-um-base.json"), {"test_cases": [{"name": "a", "status": "PASS"}]})
+            meta = load(os.path.join(d, "meta.json"))
+            meta["steps"] = [{"name": "ab", "start": 1.0, "seconds": 3.0, "exit": 2}]
+            write(os.path.join(d, "meta.json"), meta)
+            r = self.run_summary(d)
+            self.assertEqual(r.returncode, 1, r.stdout)
+            s = load(os.path.join(d, "summary.json"))
+            self.assertEqual((s["verdict"], s["problems"], s["ab_not_run"]),
+                             ("fail", ["A/B did not write ab.json (ci/ab exit 2)"], None))
+            self.assertIn("problem: A/B did not write ab.json (ci/ab exit 2)\n", r.stdout)
+            self.assertNotIn("A/B not run", r.stdout)
+
+    def test_ab_not_asked_for_is_said_and_the_verdict_is_the_rest(self):
+        with tempfile.TemporaryDirectory() as d:
+            self.meta(d, ["kunit-um-base"])
+            write(os.path.join(d, "kunit-um-base.json"), {"test_cases": [{"name": "a", "status": "PASS"}]})
+            r = self.run_summary(d)  # no A/B step, no note: a run dir of a farm, an older gate
+            self.assertEqual(r.returncode, 0, r.stdout)
+            self.assertIn("\nA/B not run (no A/B step in this run)\n", r.stdout)
+            meta = load(os.path.join(d, "meta.json"))
+            meta["notes"] = {"ab": "not run: --no-ab"}
+            write(os.path.join(d, "meta.json"), meta)
+            r = self.run_summary(d)
+            self.assertEqual(r.returncode, 0, r.stdout)
+            s = load(os.path.join(d, "summary.json"))
+            self.assertEqual((s["verdict"], s["problems"], s["ab_not_run"], s["ab_run"]), ("pass", [], "--no-ab", None))
+            self.assertIn("\nA/B not run (--no-ab)\n", r.stdout)
+            self.assertNotIn("note: ab:", r.stdout)
+
     def test_no_test_ran_fails(self):
         with tempfile.TemporaryDirectory() as d:
             self.meta(d, ["kunit-um-base"])

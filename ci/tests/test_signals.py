@@ -449,38 +449,28 @@ class VmAbSignalTest(unittest.TestCase):
     """ci/vm and ci/ab alone (not under the gate's guard): killed, their VM goes with them."""
 
     def setUp(self):
-        from tests.test_build import fake_tree, write
+        from tests.fakevm import stamped_image
+        from tests.test_build import fake_tree
         self.tmp = tempfile.TemporaryDirectory(prefix="zsgate-vmsig-")
         d = self.tmp.name
         self.pids = os.path.join(d, "pids")
         self.trees = {}
         for rev in ("base", "patched"):
             t = fake_tree(os.path.join(d, rev, "linux"), rev)
-            bd = os.path.join(t, ".kunit-um")
-            write(os.path.join(bd, ".config"), "CONFIG_HOSTFS=y\nCONFIG_DEVTMPFS=y\nCONFIG_SMP=y\n")
-            write(os.path.join(bd, "linux"), FAKE_UML)
-            os.chmod(os.path.join(bd, "linux"), 0o755)
-            from zsgate import build
-            self.assertEqual(build.stamp_ok(t, bd, "um", f"kunit-um-{rev}")["status"], "ok")
+            self.assertEqual(stamped_image(t, "um", rev, FAKE_UML)["status"], "ok")
             self.trees[rev] = t
         self.out = os.path.join(d, "out")
         self.cache = os.path.join(d, "cache")
         self.env = dict(os.environ, ZSGATE_CACHE=self.cache, FAKE_PIDS=self.pids)
 
     def tearDown(self):
-        for p in self.vm_pids():
-            try:
-                os.kill(p, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        from tests.fakevm import kill_all
+        kill_all(self.vm_pids())
         self.tmp.cleanup()
 
     def vm_pids(self):
-        try:
-            with open(self.pids) as f:
-                return [int(x) for x in f.read().split()]
-        except FileNotFoundError:
-            return []
+        from tests.fakevm import recorded_pids
+        return recorded_pids(self.pids)
 
     def wait_booted(self, p, n=1):
         end = time.time() + 20

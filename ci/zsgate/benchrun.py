@@ -27,7 +27,7 @@ import sys
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from zsgate import bench, boots, build, config, deps, kunitrun, results, rundir, series, treeprep
+from zsgate import bench, boots, build, config, deps, inproc, kunitrun, results, rundir, series, treeprep
 from zsgate.log import log, set_step
 
 CI = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -72,7 +72,7 @@ def kunit(tree: str, run: str, label: str) -> Dict[str, Any]:
     name = f"kunit-{ARCH}-{label.replace('.', '')}"
     rundir.add_run(run, name, ARCH, label, "kunit")
     t0 = time.time()
-    rc = kunitrun.main(["--tree", tree, "--arch", ARCH, "--out", run, "--name", name])
+    rc = inproc.call(kunitrun.main, ["--tree", tree, "--arch", ARCH, "--out", run, "--name", name], "kunit")
     rundir.add_step(run, name, t0, time.time(), rc)
     counts = results.count_kunit_json(rundir.run_file(run, name, "json")) \
         if os.path.exists(rundir.run_file(run, name, "json")) else None
@@ -103,7 +103,7 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
 
 def run_kernels(a: argparse.Namespace) -> Tuple[str, List[boots.Kernel], Dict[str, Any]]:
     """Sources, trees and builds of the four kernels; (run dir, kernels, what was built)."""
-    if deps.main([]) != 0:
+    if inproc.call(deps.main, [], "deps") != 0:
         raise BenchError("ci/deps failed: the packages above are missing")
     try:
         kdir = os.environ.get("KDIR")

@@ -36,6 +36,7 @@ import sys
 from dataclasses import dataclass
 from typing import Callable, Dict, Iterator, List, Mapping, Optional, Protocol, Sequence, Tuple, Union
 
+from . import inproc
 from .config import REFERENCE_SERIES
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -1093,19 +1094,12 @@ def environment(env: Mapping[str, str]) -> Iterator[None]:
 
 
 def call(step: Call, environ: Mapping[str, str]) -> int:
-    """zsgate.<module>.main(argv) in this process, in the step's environment; its exit code
-    (an argparse usage error's or a sys.exit()'s too)."""
+    """zsgate.<module>.main(argv) in this process (inproc.call), in the step's environment;
+    its exit code (an argparse usage error's or a sys.exit()'s too, an exception's 1)."""
     mod = importlib.import_module(f"{__package__}.{step.module}")
-    main_: Callable[[List[str]], int] = getattr(mod, "main")
+    main_: inproc.Main = getattr(mod, "main")
     with environment(merged_env(step, environ)):
-        try:
-            rc = main_(list(step.argv))
-        except SystemExit as e:
-            rc = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-    return rc
+        return inproc.call(main_, step.argv, step.module)
 
 
 def run_plan(plan: Plan, environ: Mapping[str, str]) -> int:

@@ -9,15 +9,14 @@ Missing ones are installed as root with apt-get update, then apt-get install -y
 $ZSGATE_CACHE/logs/apt-install.log (its last line is quoted when one fails).
 Exit: 0 all present (or installed), 1 something missing (--check: "missing: PKG" lines on
 stdout), not root, or apt-get failed. main(argv) runs in the caller's process (the gate,
-ci/bench, `./zsgate mutants|examples|deps`): no sys.exit, no signal handler; an exception
-is its traceback and exit 1.
+ci/bench, `./zsgate mutants|examples|deps`, through inproc.call): no sys.exit, no signal
+handler; an exception is its traceback and exit 1 (inproc.call's, or python3's for ci/deps).
 """
 
 import argparse
 import os
 import subprocess
 import sys
-import traceback
 from typing import List, Mapping, NoReturn, Optional, Sequence
 
 from zsgate import config
@@ -125,8 +124,8 @@ def run(check: bool, env: Optional[Mapping[str, str]] = None) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None, env: Optional[Mapping[str, str]] = None) -> int:
-    """ci/deps ARGV in this process: its exit code; the log's step name is put back."""
-    step = zlog._step
+    """ci/deps ARGV: its exit code. In another program through inproc.call(main, ARGV,
+    "deps"), which puts the log's step back and makes another exception exit 1."""
     set_step("deps")
     try:
         ap = _Parser(prog="ci/deps", description=(__doc__ or "").splitlines()[0])
@@ -138,14 +137,6 @@ def main(argv: Optional[Sequence[str]] = None, env: Optional[Mapping[str, str]] 
     except OSError as e:
         print(f"zsgate: deps: {e}", file=sys.stderr, flush=True)
         return 1
-    except Exception as e:  # a bug here fails this step (its traceback), not the caller
-        traceback.print_exc()
-        log(f"ci/deps failed with {type(e).__name__}: {e} (exit 1)")
-        return 1
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        zlog._step = step
 
 
 if __name__ == "__main__":

@@ -180,11 +180,13 @@ def kunit_files(out: str, name: str, spec: Spec, kunit_tool: Optional[str]) -> N
                        capture_output=True, text=True)
     if not os.path.exists(jpath):
         raise FarmError(f"kunit.py parse of {spec.path} wrote no JSON: {(r.stderr or r.stdout).strip()[-300:]}")
-    r = subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                                     "ktap-extract"), kunit_tool],
-                       stdin=open(spec.path, encoding="utf-8", errors="replace"), capture_output=True, text=True)
-    with open(rundir.run_file(out, name, "ktap"), "w", encoding="utf-8") as f:
-        f.write(r.stdout)
+    kp = vm.kunit_parser_in(kunit_tool)
+    if kp is None:
+        raise FarmError(f"{kunit_tool} has no usable kunit_parser.py (kunit.py's KTAP parser)")
+    try:
+        vm.console_ktap(kp, spec.path, rundir.run_file(out, name, "ktap"))
+    except Exception as e:  # the tree's parser
+        raise FarmError(f"kunit_parser.extract_tap_lines of {spec.path} failed: {e!r}") from e
 
 
 def collect(out: str, specs: List[Spec], kernel: Dict[str, Any], series: Optional[Dict[str, Any]] = None,

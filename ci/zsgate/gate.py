@@ -4,7 +4,9 @@
 report.md/.png and the verdict. Exit 0 only on a "pass" verdict.
 
 ZSGATE_NO_VM=1 stops after KUnit (make kunit); ZSGATE_NO_AB=1 skips the A/B timing run
-(make check: pass/fail tests carry no timing judgement; the gate's A/B does).
+(make check: pass/fail tests carry no timing judgement; the gate's A/B does). Without an
+A/B, meta.json notes "ab" why (ci/summary: "A/B not run (--no-ab)"); an A/B that ran and
+wrote no ab.json fails the verdict.
 ZSGATE_PATCHED_TREE=<dir> prepares the patched tree there instead of the shared
 $ZSGATE_CACHE/work/<source>/patched/linux (ci/examples keeps its own).
 A revision whose KUnit build fails gets no VM run and no A/B: ci/vm and ci/ab boot only
@@ -468,6 +470,20 @@ class Gate:
             log(f"no KCSAN run: {kcsan_off}")
             rundir.note(run, "kcsan", f"not run: {kcsan_off}")
 
+        # The A/B runs only as part of a full gate of a series; why not goes into the notes
+        # (ci/summary: "A/B not run (WHY)"; a gate that ran it and found no ab.json fails).
+        ab_off = ""  # the last reason that holds, as for KCSAN
+        if cfg.no_ab:
+            ab_off = "--no-ab"
+        if cfg.debug:
+            ab_off = "DEBUG=1"
+        if cfg.no_vm:
+            ab_off = "--no-vm"
+        if not patched_tree:
+            ab_off = "no series"
+        if ab_off:
+            rundir.note(run, "ab", f"not run: {ab_off}")
+
         # VM selftests: the same kernels boot with KUnit off and run zram_free and zswap_free
         # (correctness, leaks, splats) per arch x revision; then the A/B latency run.
         if not cfg.no_vm:
@@ -484,7 +500,7 @@ class Gate:
                     t0 = time.time()
                     rc = self.vm(tree, arch, name, cfg.build_dir(arch), rev == "base" and cfg.reuse_base)
                     self.step_end(name, t0, rc)
-            if patched_tree and not cfg.debug and not cfg.no_ab:
+            if not ab_off:
                 log("step ab: base vs patched" + (" vs prev" if prev_tree else ""))
                 self.need_space(os.path.join(cfg.cache, "vm"), 50, "the A/B")
                 t0 = time.time()

@@ -2,8 +2,10 @@
 """A step's main(argv) called in this process the way the child process it replaced ran it.
 
 Usage (Python only): rc = inproc.call(vmrun.main, ["--tree", ...], "vm"); the gate
-(zsgate/gate.py vm(), ab()), the A/B's boots (zsgate/boots.py) and an ab mutant's A/B
-(zsgate/mutantab.py) call ci/vm's and ci/ab's code so.
+(zsgate/gate.py deps(), kunit(), vm(), ab()), the A/B's boots (zsgate/boots.py), an ab
+mutant's A/B (zsgate/mutantab.py), ci/mutants' and ci/bench's kunit and deps, ci/check's deps
+and ./zsgate's in-process steps (cli.call) call the steps' main()s so; those have no
+exception handler of their own for this.
 
 What a child process gave for free, call() does by hand:
 - its exit code: main()'s return value; a SystemExit (argparse's usage error, a sys.exit())

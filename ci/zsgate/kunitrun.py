@@ -9,7 +9,8 @@ everything around it runs in the caller's process: main(argv) or run(request) (t
 ci/mutants and ci/bench call it so). Nothing here calls sys.exit() or installs a signal
 handler: a usage error is exit 1, an OSError (a full disk, an unwritable --out) is one line
 and exit 1, as the shell step's `die` and `set -e` were; any other exception is its
-traceback and exit 1 (the step failed, the caller goes on).
+traceback and exit 1 (the step failed, the caller goes on): python3's for ci/kunit,
+inproc.call's for the callers in this process (they all call main through it).
 
 Bounded failure (ci/zsgate/bounded.py; the default, off with --no-bounded or
 ZSGATE_BOUNDED=0): the kernel ends at the first oops or soft lockup (oops=panic panic=-1
@@ -53,11 +54,10 @@ import shutil
 import subprocess
 import sys
 import time
-import traceback
 from dataclasses import dataclass
 from typing import IO, Any, Dict, Iterator, List, Mapping, NoReturn, Optional, Sequence, Tuple
 
-from zsgate import bounded, build, config, results, rundir
+from zsgate import bounded, build, config, results, rundir, vm
 from zsgate import log as zlog
 from zsgate.log import log, set_step
 
@@ -311,15 +311,19 @@ def build_and_run(req: KunitRun, tree: str, args: List[str], blog_path: str, env
 
 
 def ktap_extract(tree: str, console: str, ktap: str) -> None:
-    """NAME.ktap: ci/ktap-extract (kunit.py's own parser of the tree, so a process of its
-    own) of the console; a failure leaves it empty and its stderr on ours, as in the shell
-    step."""
-    with open(console, "rb") as i, open(ktap, "wb") as o:
-        r = subprocess.run(["python3", os.path.join(CI, "ktap-extract"), os.path.join(tree, "tools", "testing", "kunit")],
-                           stdin=i, stdout=o, stderr=subprocess.PIPE, check=False)
-    if r.stderr:
-        sys.stderr.write(r.stderr.decode(errors="replace"))
-        sys.stderr.flush()
+    """NAME.ktap: the KTAP lines of the console, extracted in this process by kunit.py's own
+    parser of the tree (vm.console_ktap()). A tree without a usable kunit_parser.py, or a
+    parser that fails, leaves it empty or cut where the parser stopped, and one line on
+    stderr (the step goes on: .json is kunit.py's)."""
+    kp = vm.kunit_parser_of(tree)
+    try:
+        if kp is None:
+            open(ktap, "w").close()
+            log(f"{ktap}: left empty: no usable tools/testing/kunit/kunit_parser.py in {tree}")
+        else:
+            vm.console_ktap(kp, console, ktap)
+    except Exception as e:  # the tree's parser: any error, the run's results are kunit.py's
+        log(f"{ktap}: kunit_parser.extract_tap_lines of {console} failed: {e!r}")
 
 
 def run(req: KunitRun, env: Optional[Mapping[str, str]] = None) -> int:
@@ -385,9 +389,9 @@ def run(req: KunitRun, env: Optional[Mapping[str, str]] = None) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None, env: Optional[Mapping[str, str]] = None) -> int:
-    """ci/kunit ARGV (sys.argv[1:] when None) in this process: its exit code. No sys.exit,
-    no signal handler; the log's step name is put back on return."""
-    step = zlog._step
+    """ci/kunit ARGV (sys.argv[1:] when None): its exit code. No sys.exit, no signal handler.
+    In another program through inproc.call(main, ARGV, "kunit"), which puts the log's step
+    back and makes any other exception than those below its traceback and exit 1."""
     set_step("kunit")
     try:
         return run(parse(sys.argv[1:] if argv is None else argv, env), env)
@@ -396,14 +400,6 @@ def main(argv: Optional[Sequence[str]] = None, env: Optional[Mapping[str, str]] 
     except OSError as e:  # set -e of the shell step: the one line, exit 1
         print(f"zsgate: {zlog.step()}: {e}", file=sys.stderr, flush=True)
         return 1
-    except Exception as e:  # a bug here fails this step (its traceback), not the caller
-        traceback.print_exc()
-        log(f"ci/kunit failed with {type(e).__name__}: {e} (exit 1)")
-        return 1
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        zlog._step = step
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ import tempfile
 import time
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from zsgate import config, kunitrun, mutantab, rundir, series, treeprep
+from zsgate import config, inproc, kunitrun, mutantab, rundir, series, treeprep
 from zsgate.log import log, set_step
 from zsgate.mutantjudge import KunitResult, Row, case_results, control_verdict, judge, table
 from zsgate.mutantspec import Mutant, MutantError, catalogue, list_line
@@ -130,8 +130,8 @@ def prepare_tree(ksrc: str, tree: str, quilt: Optional[str], kunit_dir: str = ""
 
 def ci_kunit(args: List[str]) -> int:
     """ci/kunit ARGS (a kernel build and its KUnit run, under the build lock; kunitrun in this
-    process, kunit.py its child): its exit code."""
-    return kunitrun.main(args)
+    process through inproc.call, kunit.py its child): its exit code."""
+    return inproc.call(kunitrun.main, args, "kunit")
 
 
 def kunit_run(tree: str, arch: str, outdir: str, name: str, filt: str, cfg: str) -> KunitResult:

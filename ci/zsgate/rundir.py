@@ -11,7 +11,7 @@ ab/ab-<arch>-<rev>-r<i> for the A/B boots), `run_file(run_dir, NAME, EXT)`:
   NAME.json          kunit.py --json (ci/kunit), or the same shape from a VM run (ci/vm)
   NAME.log           the console (ci/kunit: kunit.py's test.log; ci/vm: the whole console;
                      a farm's VM run: from the tests' start on)
-  NAME.ktap          the KTAP lines of the console (ci/ktap-extract, ci/vm)
+  NAME.ktap          the KTAP lines of the console (ci/kunit: vm.console_ktap, ci/vm)
   NAME.build.log     kunit.py's own output (ci/kunit)
   NAME.kcsan.txt     the KCSAN reports of a --kcsan run (ci/kunit, zsgate.results kcsan)
   NAME.vm.json       a VM run: command, times, status, splats, crash (ci/vm)

@@ -15,6 +15,10 @@ A run that crashed or timed out (ci/zsgate/bounded.py) has "crash" ({"how", "cas
 line>" or "timed out in <case>"; the case it crashed in counts as failed by its name
 (failed_cases), instead of the unnamed results kunit.py makes up for the cases it never
 reached. A run dir with gate.interrupted or gate.running (ci/gate did not reach its summary) fails.
+The A/B: a run whose steps (meta.json) include "ab" and that has no ab.json fails ("A/B did
+not write ab.json"); without that step the A/B was not asked for: "ab_not_run" and the line
+"A/B not run (WHY)" say why (the gate's note "ab": --no-ab, --no-vm, DEBUG=1, no series),
+and the verdict is the rest's.
 A run whose build failed (kunit.py's NAME.build.log shows no built kernel; a VM run ci/vm
 refused because its tree's build stamp says so) has no counts: "build": "failed" and
 "build_error" (the first compiler error, file:line: error: message); the KUnit ones are
@@ -154,7 +158,15 @@ def summarize(run_dir: str) -> Dict_:
     if not runs:
         problems.append("no runs")
     ab = rundir.read_ab(run_dir)
-    if ab is not None and ab.get("not_run"):
+    ab_not_run = None
+    if ab is None:
+        ab_step = next((st for st in meta.get("steps", []) if st.get("name") == "ab"), None)
+        if ab_step is not None:  # the gate ran ci/ab, which ended before its ab.json
+            problems.append("A/B did not write ab.json"
+                            + (f" (ci/ab exit {ab_step['exit']})" if ab_step.get("exit") is not None else ""))
+        else:
+            ab_not_run = ab_off(meta)
+    elif ab.get("not_run"):
         problems.append(f"A/B not run: {ab['not_run']}")
     elif ab is not None:
         problems += [f"A/B regression: {r}" for r in ab.get("regressions", [])]
@@ -178,10 +190,19 @@ def summarize(run_dir: str) -> Dict_:
         "crashes": crashes,
         "ab": ab.get("entries", []) if ab is not None else [],
         "ab_run": {k: v for k, v in ab.items() if k not in ("entries", "splats")} if ab is not None else None,
+        "ab_not_run": ab_not_run,
         "warnings": warnings + ([f"A/B: {w}" for w in ab.get("warnings", [])] if ab is not None else []),
         "notes": meta.get("notes", {}),
         "steps": steps(run_dir, meta),
     }
+
+
+def ab_off(meta: Dict_) -> str:
+    """Why a run has no A/B that nobody asked for: the gate's note ("not run: --no-ab",
+    "--no-vm", "DEBUG=1", "no series"), or that no step ran one (a farm's collection, a run
+    dir of an older gate)."""
+    note = str(meta.get("notes", {}).get("ab", ""))
+    return note[len("not run: "):] if note.startswith("not run: ") else "no A/B step in this run"
 
 
 def unfinished(run_dir: str) -> List[str]:
@@ -364,8 +385,11 @@ def print_summary(run_dir: str, s: Dict_) -> None:
         if r.get("kcsan") is not None:
             k = r["kcsan"]
             print(f"KCSAN [{r['name']}]: {k['reports']} report(s), {k['ours_reports']} in zsmalloc/zram/zswap")
+    if s.get("ab_not_run"):
+        print(f"A/B not run ({s['ab_not_run']})")
     for key, text in s["notes"].items():
-        print(f"note: {key}: {text}")
+        if key != "ab" or not s.get("ab_not_run"):
+            print(f"note: {key}: {text}")
     print_steps(s["steps"])
     for p in s["problems"]:
         print(f"problem: {p}")

@@ -237,7 +237,13 @@ def kunit_parser_of(tree: Optional[str]) -> Optional[Any]:
     as it was (kunit_parser's own imports, kunit_printer, come from the same directory)."""
     if not tree:
         return None
-    kdir = os.path.realpath(os.path.join(tree, "tools", "testing", "kunit"))
+    return kunit_parser_in(os.path.join(tree, "tools", "testing", "kunit"))
+
+
+def kunit_parser_in(kunit_dir: str) -> Optional[Any]:
+    """kunit_parser_of() of a kunit.py directory (<tree>/tools/testing/kunit, a farm's
+    --kunit-tool) rather than of its tree."""
+    kdir = os.path.realpath(kunit_dir)
     path = os.path.join(kdir, "kunit_parser.py")
     try:
         st = os.stat(path)
@@ -262,6 +268,19 @@ def kunit_parser_of(tree: Optional[str]) -> Optional[Any]:
         sys.modules.update(saved)
     _PARSERS[key] = mod
     return mod
+
+
+def console_ktap(kp: Any, console: str, ktap: str) -> None:
+    """Write @ktap (a run's NAME.ktap): the KTAP lines kunit.py's parser @kp
+    (kunit_parser_of()) extracts from the console log @console, one a line, byte for byte
+    what the script ci/ktap-extract printed (the file read with universal newlines and split
+    with str.splitlines(); bytes that are not UTF-8 pass through as they were). What the
+    parser raises comes after the lines it gave before."""
+    with open(console, encoding="utf-8", errors="surrogateescape") as f:
+        lines = kp.extract_tap_lines(f.read().splitlines())
+    with open(ktap, "w", encoding="utf-8", errors="surrogateescape") as o:
+        while lines:
+            o.write(lines.pop() + "\n")
 
 
 def parse_results_kunit(ktap: List[str], kp: Any) -> List[Dict[str, Any]]:
