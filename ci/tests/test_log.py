@@ -74,10 +74,10 @@ class LogLineTest(unittest.TestCase):
 
 
 class OneLogTest(unittest.TestCase):
-    def test_no_shell_log_in_ci(self):
-        """No shell file in ci/ defines a log() (or sources a helper library that does):
-        ci/lib.sh is gone; the guest's init script (zsgate/vm.py) echoes, it has no log()."""
-        found = []
+    @staticmethod
+    def ci_files() -> "list[tuple[str, bytes, bool]]":
+        """(path relative to ci/, text, is Python) of every file under ci/ but test data."""
+        out = []
         for d, _, files in os.walk(CI):
             if os.path.basename(d) in ("data", "__pycache__"):
                 continue
@@ -85,28 +85,24 @@ class OneLogTest(unittest.TestCase):
                 p = os.path.join(d, fn)
                 with open(p, "rb") as f:
                     text = f.read()
-                if fn.endswith(".py") or text.startswith(b"#!/usr/bin/env python3"):
-                    continue
-                found += [f"{os.path.relpath(p, CI)}:{i}" for i, ln in enumerate(text.split(b"\n"), 1)
-                          if re.match(rb"\s*(function\s+)?log\s*\(\)|\s*(\.|source)\s+\S*lib\.sh", ln)]
+                out.append((os.path.relpath(p, CI), text,
+                            fn.endswith(".py") or text.startswith(b"#!/usr/bin/env python3")))
+        return out
+
+    def test_no_shell_log_in_ci(self):
+        """No shell file in ci/ defines a log() (or sources a helper library that does):
+        ci/lib.sh is gone; the guest's init script (zsgate/vm.py) echoes, it has no log()."""
+        found = [f"{rel}:{i}" for rel, text, py in self.ci_files() if not py
+                 for i, ln in enumerate(text.split(b"\n"), 1)
+                 if re.match(rb"\s*(function\s+)?log\s*\(\)|\s*(\.|source)\s+\S*lib\.sh", ln)]
         self.assertEqual(found, [])
         self.assertFalse(os.path.exists(os.path.join(CI, "lib.sh")))
 
     def test_one_python_log_definition_in_ci(self):
         """Every Python step logs through zsgate.log (issue 17: log() was copied 4 times)."""
-        found = []
-        for d, _, files in os.walk(CI):
-            if os.path.basename(d) in ("data", "__pycache__"):
-                continue
-            for fn in files:
-                p = os.path.join(d, fn)
-                with open(p, "rb") as f:
-                    head = f.read(200)
-                if not (fn.endswith(".py") or head.startswith(b"#!/usr/bin/env python3")):
-                    continue
-                with open(p, encoding="utf-8") as f:
-                    found += [f"{os.path.relpath(p, CI)}:{i}" for i, ln in enumerate(f, 1)
-                              if re.match(r"\s*def log\(", ln)]
+        found = [f"{rel}:{i}" for rel, text, py in self.ci_files() if py
+                 for i, ln in enumerate(text.decode("utf-8").splitlines(), 1)
+                 if re.match(r"\s*def log\(", ln)]
         self.assertEqual(len(found), 1, f"log() defined at {found}")
         self.assertTrue(found[0].startswith("zsgate/log.py:"), found)
 

@@ -118,26 +118,10 @@ def _run(ksrc: str, out: str, scratch: str, static: bool, check: bool) -> int:
     os.makedirs(x)
     extract(tarball, x)
     check_log = rundir.run_file(out, "check", "log")
-    p = subprocess.Popen(["./run_kselftest.sh", "-c", "zram_free"], cwd=x, stdout=subprocess.PIPE,
-                         env=dict(os.environ, ZSGATE_QUICK="1"))
-    assert p.stdout is not None
-    with open(check_log, "wb") as f:
-        try:
-            while True:
-                chunk = os.read(p.stdout.fileno(), 65536)
-                if not chunk:
-                    break
-                f.write(chunk)
-                f.flush()
-                selftests.emit(sys.stdout, chunk)
-        except BaseException:
-            p.terminate()  # see selftests.tee
-            raise
-        finally:
-            p.stdout.close()
-    rc = p.wait()
+    rc = selftests.tee(["./run_kselftest.sh", "-c", "zram_free"], x, dict(os.environ, ZSGATE_QUICK="1"),
+                       check_log, sys.stdout)
     if rc != 0:  # set -e -o pipefail: the run's own exit code
-        return 128 - rc if rc < 0 else rc
+        return rc
     with open(check_log, encoding="utf-8", errors="replace") as f:
         if not any(ln.startswith("ok 1 selftests: zram_free: zram_free") for ln in f.read().splitlines()):
             print(f"{PROG}: check run failed", file=sys.stderr, flush=True)

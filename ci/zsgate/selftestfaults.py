@@ -127,6 +127,16 @@ def indented(lines: List[str]) -> str:
     return "".join(f"#   {ln}\n" for ln in lines)
 
 
+def _stop(p: "subprocess.Popen[bytes]") -> None:
+    """SIGTERM, then SIGKILL after 10 s: @p has ended when this returns."""
+    p.terminate()
+    try:
+        p.wait(10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+
+
 def run_case(argv: Sequence[str], env: Any, log: str, timeout: int = CASE_TIMEOUT) -> int:
     """timeout 300 argv >log 2>&1: its exit code (124 on the timeout, 128+N for signal N).
     An exception (a signal) stops it first: SIGTERM, then SIGKILL after 10 s."""
@@ -135,20 +145,10 @@ def run_case(argv: Sequence[str], env: Any, log: str, timeout: int = CASE_TIMEOU
         try:
             rc = p.wait(timeout)
         except subprocess.TimeoutExpired:
-            p.terminate()
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+            _stop(p)
             return 124
         except BaseException:
-            p.terminate()
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+            _stop(p)
             raise
     return 128 - rc if rc < 0 else rc
 
