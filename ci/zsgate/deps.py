@@ -13,14 +13,13 @@ ci/bench, `./zsgate mutants|examples|deps`, through inproc.call): no sys.exit, n
 handler; an exception is its traceback and exit 1 (inproc.call's, or python3's for ci/deps).
 """
 
-import argparse
 import os
 import subprocess
 import sys
-from typing import List, Mapping, NoReturn, Optional, Sequence
+from typing import List, Mapping, Optional, Sequence
 
 from zsgate import config
-from zsgate import log as zlog
+from zsgate.inproc import Parser, Stop, die
 from zsgate.log import log, set_step
 
 # One line each: package (what needs it).
@@ -39,18 +38,6 @@ PKGS = (
     "python3-jsonschema",  # ci/kcidb: kcidb.json against the KCIDB v5.3 schema
     "mypy",  # make check, make test-tools: mypy --strict ci/zsgate (setup.cfg)
 )
-
-
-class Stop(Exception):
-    def __init__(self, code: int) -> None:
-        super().__init__(code)
-        self.code = code
-
-
-def die(msg: str) -> NoReturn:
-    """The shell steps' die: "zsgate: deps: MSG" on stderr, exit 1."""
-    print(f"zsgate: {zlog.step()}: {msg}", file=sys.stderr, flush=True)
-    raise Stop(1)
 
 
 def installed(pkg: str) -> bool:
@@ -93,19 +80,6 @@ def install(pkgs: Sequence[str], env: Mapping[str, str]) -> None:
         die(f"apt-get install failed for: {' '.join(pkgs)}: {_last_line(aptlog)}")
 
 
-class _Parser(argparse.ArgumentParser):
-    """Usage errors exit 1 (the shell step ignored what it did not know; now it says so)."""
-
-    def exit(self, status: int = 0, message: Optional[str] = None) -> NoReturn:
-        if message:
-            print(message, file=sys.stderr, end="", flush=True)
-        raise Stop(status)
-
-    def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        die(message)
-
-
 def run(check: bool, env: Optional[Mapping[str, str]] = None) -> int:
     e = os.environ if env is None else env
     need = missing()
@@ -128,7 +102,7 @@ def main(argv: Optional[Sequence[str]] = None, env: Optional[Mapping[str, str]] 
     "deps"), which puts the log's step back and makes another exception exit 1."""
     set_step("deps")
     try:
-        ap = _Parser(prog="ci/deps", description=(__doc__ or "").splitlines()[0])
+        ap = Parser(prog="ci/deps", description=(__doc__ or "").splitlines()[0])
         ap.add_argument("--check", action="store_true", help="list what is missing, install nothing")
         a = ap.parse_args(list(sys.argv[1:] if argv is None else argv))
         return run(a.check, env)

@@ -22,6 +22,7 @@ What a child process gave for free, call() does by hand:
 Writes nothing.
 """
 
+import argparse
 import os
 import signal
 import sys
@@ -42,6 +43,35 @@ class Terminated(SystemExit):
     def __init__(self, signum: int) -> None:
         super().__init__(128 + signum)
         self.signum = signum
+
+
+class Stop(Exception):
+    """A step ends here (deps, kunitrun: their main() returns @code); its message is on
+    stderr already."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def die(msg: str, code: int = 1) -> NoReturn:
+    """The shell steps' die: one line "zsgate: STEP: MSG" on stderr, then Stop(@code)."""
+    print(f"zsgate: {zlog.step()}: {msg}", file=sys.stderr, flush=True)
+    raise Stop(code)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that raises Stop instead of sys.exit(): a usage error is die (exit 1, as the
+    shell step's), --help is Stop(0)."""
+
+    def exit(self, status: int = 0, message: Optional[str] = None) -> NoReturn:
+        if message:
+            print(message, file=sys.stderr, end="", flush=True)
+        raise Stop(status)
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        die(message)
 
 
 def on_term(sig: int, _frame: Optional[FrameType]) -> NoReturn:

@@ -55,10 +55,11 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from typing import IO, Any, Dict, Iterator, List, Mapping, NoReturn, Optional, Sequence, Tuple
+from typing import IO, Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from zsgate import bounded, build, config, results, rundir, vm
 from zsgate import log as zlog
+from zsgate.inproc import Parser, Stop, die
 from zsgate.log import log, set_step
 
 CI = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -67,20 +68,6 @@ KUNIT_PY = os.path.join("tools", "testing", "kunit", "kunit.py")
 # the lines of kunit.py's output worth repeating on stderr after a run
 SUMMARY_LINE = re.compile(r"^\[[0-9:]+\] (Testing complete|=+ \[(PASSED|FAILED|SKIPPED)\])|ERROR")
 PROGRESS_S = 60  # the heartbeat of a running build+run
-
-
-class Stop(Exception):
-    """The run ends here: @code is the exit code, its message is on stderr already."""
-
-    def __init__(self, code: int) -> None:
-        super().__init__(code)
-        self.code = code
-
-
-def die(msg: str, code: int = 1) -> NoReturn:
-    """The shell steps' die: one line "zsgate: STEP: MSG" on stderr, then exit @code."""
-    print(f"zsgate: {zlog.step()}: {msg}", file=sys.stderr, flush=True)
-    raise Stop(code)
 
 
 @dataclass(frozen=True)
@@ -108,24 +95,10 @@ class KunitRun:
         return config.build_dir(self.arch, "" if self.variant == "plain" else self.variant)
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises Stop instead of sys.exit(): usage errors are exit 1, as
-    the shell step's die; --help is exit 0."""
-
-    def exit(self, status: int = 0, message: Optional[str] = None) -> NoReturn:
-        if message:
-            print(message, file=sys.stderr, end="", flush=True)
-        raise Stop(status)
-
-    def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        die(message)
-
-
 def parser(env: Optional[Mapping[str, str]] = None) -> argparse.ArgumentParser:
     """ci/kunit's options; the defaults read @env (os.environ) when this is called."""
     e = os.environ if env is None else env
-    ap = _Parser(prog="ci/kunit", description=(__doc__ or "").splitlines()[0])
+    ap = Parser(prog="ci/kunit", description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--tree", required=True)
     ap.add_argument("--arch", required=True, help="um or x86_64 (configs/zsmalloc-ARCH.kunitconfig)")
     ap.add_argument("--out", required=True)
